@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from policies.api.serializers import PolicySerializer
+from policies.selectors import get_policy, policies_for
+from policies.services import create_policy, delete_policy, update_policy
+
+
+class PolicyListView(APIView):
+    serializer_class = PolicySerializer
+
+    def get(self, request: Request) -> Response:
+        policies = policies_for(request.user)
+        return Response({"data": PolicySerializer(policies, many=True).data})
+
+    def post(self, request: Request) -> Response:
+        serializer = PolicySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        policy = create_policy(customer=request.user, data=serializer.validated_data)
+        return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+class PolicyDetailView(APIView):
+    serializer_class = PolicySerializer
+
+    def get(self, request: Request, policy_id: str) -> Response:
+        return Response(PolicySerializer(get_policy(request.user, policy_id)).data)
+
+    def patch(self, request: Request, policy_id: str) -> Response:
+        return self._update(request, policy_id, partial=True)
+
+    def put(self, request: Request, policy_id: str) -> Response:
+        return self._update(request, policy_id, partial=False)
+
+    def delete(self, request: Request, policy_id: str) -> Response:
+        delete_policy(policy=get_policy(request.user, policy_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _update(self, request: Request, policy_id: str, *, partial: bool) -> Response:
+        policy = get_policy(request.user, policy_id)
+        serializer = PolicySerializer(policy, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        policy = update_policy(policy=policy, data=serializer.validated_data)
+        return Response(PolicySerializer(policy).data)

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import serializers
+
+from verifications.engine.registry import PROVIDER_NAMES
+from verifications.images import decode_base64_image
+from verifications.models import Verification
+from verifications.selectors import VerificationFilters
+from verifications.storage import image_url
+
+MAX_METADATA_BYTES = 16 * 1024
+
+
+class ImageField(serializers.Field):
+    """An uploaded file, raw base64, or a base64 data URL; yields the bytes."""
+
+    default_error_messages = {"invalid": "Send the image as a file upload or a base64 string."}
+
+    def to_internal_value(self, data: Any) -> bytes:
+        if isinstance(data, UploadedFile):
+            return data.read()
+        if isinstance(data, str):
+            return decode_base64_image(data)
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class MetadataField(serializers.Field):
+    """A JSON object, or (in multipart forms) a string holding one."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip() else {}
+            except json.JSONDecodeError:
+                raise serializers.ValidationError("metadata must be a JSON object.") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("metadata must be a JSON object.")
+        if len(json.dumps(data)) > MAX_METADATA_BYTES:
+            raise serializers.ValidationError(f"metadata is limited to {MAX_METADATA_BYTES} bytes.")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class VerifyRequestSerializer(serializers.Serializer):
+    image = ImageField()
+    policy = serializers.CharField(max_length=64)
+    metadata = MetadataField(required=False, default=dict)
+    provider = serializers.ChoiceField(choices=PROVIDER_NAMES, required=False, allow_null=True)
+    include_image_data = serializers.BooleanField(required=False, default=False)
+
+
+class VerificationSerializer(serializers.ModelSerializer):
+    policy = serializers.CharField(source="policy_slug")
+    category = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Verification
+        fields = [
+            "id",
+            "created_at",
+            "status",
+            "is_compliant",
+            "confidence",
+            "policy",
+            "category",
+            "violation_reasons",
+            "feedback",
+            "metadata",
+            "image_url",
+            "evaluation_source",
+        ]
+
+    def get_category(self, verification: Verification) -> str | None:
+        return verification.category or None
+
+    def get_image_url(self, verification: Verification) -> str | None:
+        if not verification.image:
+            return None
+        url = image_url(verification.image)
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request and url.startswith("/") else url
+
+
+def _parse_instant(name: str, raw: str, *, end: bool) -> dt.datetime:
+    moment = parse_datetime(raw.replace(" ", "+"))
+    if moment is not None:
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    day = parse_date(raw)
+    if day is None:
+        raise serializers.ValidationError({name: "Use an ISO 8601 date or date-time."})
+    if end:
+        day += dt.timedelta(days=1)  # an end date includes that whole day
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+
+
+class VerificationListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+    cursor = serializers.CharField(required=False, allow_blank=True)
+    policy = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=Verification.Status.values, required=False)
+    is_compliant = serializers.BooleanField(required=False, allow_null=True, default=None)
+    start_date = serializers.CharField(required=False)
+    end_date = serializers.CharField(required=False)
+
+    def filters(self) -> VerificationFilters:
+        data = self.validated_data
+        return VerificationFilters(
+            policy=data.get("policy") or None,
+            status=data.get("status"),
+            is_compliant=data.get("is_compliant"),
+            start=_parse_instant("start_date", data["start_date"], end=False)
+            if data.get("start_date")
+            else None,
+            end=_parse_instant("end_date", data["end_date"], end=True) if data.get("end_date") else None,
+        )

@@ -1,0 +1,50 @@
+"""Provider lookup and the choice of a default.
+
+The cloud providers plug in here; until one is configured the embedded
+``local`` evaluator answers, and says so in ``evaluation_source``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+
+from verifications.engine.base import Provider
+from verifications.engine.local import LocalProvider
+from verifyai.api.errors import ProviderUnavailable
+
+PROVIDER_NAMES = ("openai", "anthropic", "gemini", "local")
+CLOUD_PROVIDER_KEYS = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+}
+
+_PROVIDERS: dict[str, Provider] = {"local": LocalProvider()}
+
+
+def register(provider: Provider) -> None:
+    _PROVIDERS[provider.name] = provider
+
+
+def get_provider(name: str) -> Provider:
+    if name not in PROVIDER_NAMES:
+        raise ProviderUnavailable(f"Unknown provider '{name}'.")
+    provider = _PROVIDERS.get(name)
+    if provider is None or not provider.is_configured():
+        raise ProviderUnavailable(f"The provider '{name}' is not configured on this server.")
+    return provider
+
+
+def default_provider_name(policy_default: str = "") -> str:
+    """The request's provider when it names none: the policy's, the deployment's,
+    the first cloud provider with a key, else ``local``."""
+    if policy_default:
+        return policy_default
+    if settings.VERIFYAI_DEFAULT_PROVIDER:
+        return settings.VERIFYAI_DEFAULT_PROVIDER
+    for name, variables in CLOUD_PROVIDER_KEYS.items():
+        if name in _PROVIDERS and any(os.environ.get(v) for v in variables):
+            return name
+    return "local"

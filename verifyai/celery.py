@@ -1,0 +1,50 @@
+"""The Celery app. Broker and results come from settings (Redis, or a local folder)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "verifyai.settings")
+
+app = Celery("verifyai")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+def _embedded_broker_options() -> None:
+    """The filesystem broker needs no server: queues are folders under the data dir."""
+    from django.conf import settings
+
+    if not str(app.conf.broker_url).startswith("filesystem://"):
+        return
+    queue = Path(settings.DATA_DIR) / "celery" / "queue"
+    processed = Path(settings.DATA_DIR) / "celery" / "processed"
+    for folder in (queue, processed, Path(settings.DATA_DIR) / "celery" / "results"):
+        folder.mkdir(parents=True, exist_ok=True)
+    app.conf.broker_transport_options = {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "processed_folder": str(processed),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+
+
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_track_started=False,
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+)
+app.on_after_configure.connect(lambda **_: _embedded_broker_options(), weak=False)
+app.autodiscover_tasks()
+
+
+@app.task(name="verifyai.ping")
+def ping() -> str:
+    """Round-trip check used by the health endpoint's deep mode and by tests."""
+    return "pong"

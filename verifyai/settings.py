@@ -1,0 +1,221 @@
+"""VerifyAI settings.
+
+With no environment at all the service runs on embedded defaults: SQLite, local
+file storage with signed URLs, a filesystem Celery broker and an in-process
+cache. Production names PostgreSQL (DATABASE_URL), Redis (REDIS_URL) and
+S3-compatible storage (AWS_STORAGE_BUCKET_NAME). README.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from verifyai.env import env, envbool, envfloat, envint, envlist, envsecret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env("VERIFYAI_DATA_DIR", str(BASE_DIR / "var")))
+TESTING = "pytest" in sys.modules or envbool("VERIFYAI_TESTING", False)
+
+DEBUG = envbool("DJANGO_DEBUG", False)
+SECRET_KEY = envsecret("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING or envbool("VERIFYAI_EMBEDDED", True)):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set")
+    # Embedded default: stable per checkout so signed URLs survive restarts.
+    SECRET_KEY = "embedded-insecure-" + str(BASE_DIR)
+
+ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "verifyai",
+    "billing",
+    "policies",
+    "verifications",
+    "streams",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "verifyai.api.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "verifyai.urls"
+WSGI_APPLICATION = "verifyai.wsgi.application"
+ASGI_APPLICATION = "verifyai.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'verifyai.sqlite3'}"),
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web server and the worker share the file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
+    DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME", "") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, Celery broker and results --------------------------------
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "verifyai"),
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_RESULT_BACKEND = env(
+    "CELERY_RESULT_BACKEND", REDIS_URL or f"file://{DATA_DIR / 'celery' / 'results'}"
+)
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# --- Storage ----------------------------------------------------------------
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(DATA_DIR / "media")))
+MEDIA_URL = "/media/"
+SIGNED_URL_TTL_SECONDS = envint("SIGNED_URL_TTL_SECONDS", 3600, minimum=1)
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    # django-storages reads AWS_* / AWS_S3_ENDPOINT_URL itself; URLs are presigned.
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "querystring_auth": True,
+            "querystring_expire": SIGNED_URL_TTL_SECONDS,
+            "file_overwrite": False,
+            "default_acl": None,
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "verifications.storage.SignedFileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+# --- Request limits ---------------------------------------------------------
+VERIFYAI_MAX_IMAGE_BYTES = envint("VERIFYAI_MAX_IMAGE_BYTES", 10 * 1024 * 1024, minimum=1024)
+VERIFYAI_MAX_IMAGE_PIXELS = envint("VERIFYAI_MAX_IMAGE_PIXELS", 50_000_000, minimum=1)
+# A base64 body is 4/3 of the image, plus room for the other fields.
+VERIFYAI_MAX_REQUEST_BYTES = VERIFYAI_MAX_IMAGE_BYTES * 4 // 3 + 256 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = VERIFYAI_MAX_REQUEST_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = VERIFYAI_MAX_IMAGE_BYTES + 1
+FILE_UPLOAD_HANDLERS = ["verifications.images.BoundedUploadHandler"]
+
+# --- Product ----------------------------------------------------------------
+VERIFYAI_DEFAULT_PROVIDER = env("VERIFYAI_DEFAULT_PROVIDER")
+VERIFYAI_UPGRADE_URL = env("VERIFYAI_UPGRADE_URL", "https://verifyai.example/pricing")
+VERIFYAI_DEFAULT_PLAN = env("VERIFYAI_DEFAULT_PLAN", "starter")
+VERIFYAI_LOCAL_BLUR_THRESHOLD = envfloat("VERIFYAI_LOCAL_BLUR_THRESHOLD", 60.0)
+
+# --- Django REST framework ---------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["verifyai.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["verifyai.api.permissions.HasActiveSubscription"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "verifyai.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "VerifyAI API",
+    "DESCRIPTION": "Verify photos and camera frames against compliance policies.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- i18n, misc -------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "verifyai.api.context.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

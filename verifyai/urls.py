@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from verifications.storage import serve_signed_media
+from verifyai.api.health import health
+
+api_v1 = [
+    path("health", health, name="health"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("", include("verifications.api.urls")),
+    path("", include("policies.api.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("media/signed/<path:name>", serve_signed_media, name="signed-media"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "verifyai.api.errors.handler404"
+handler500 = "verifyai.api.errors.handler500"
