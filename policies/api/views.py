@@ -3,28 +3,28 @@ from __future__ import annotations
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from policies.api.serializers import PolicySerializer
 from policies.selectors import get_policy, policies_for
 from policies.services import create_policy, delete_policy, update_policy
+from verifyai.api.views import ApiView, IdempotentCreateView
 
 
-class PolicyListView(APIView):
+class PolicyListView(IdempotentCreateView):
     serializer_class = PolicySerializer
 
     def get(self, request: Request) -> Response:
         policies = policies_for(request.user)
         return Response({"data": PolicySerializer(policies, many=True).data})
 
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         serializer = PolicySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         policy = create_policy(customer=request.user, data=serializer.validated_data)
         return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
-class PolicyDetailView(APIView):
+class PolicyDetailView(ApiView):
     serializer_class = PolicySerializer
 
     def get(self, request: Request, policy_id: str) -> Response:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from verifications.api.serializers import (
     VerificationListQuerySerializer,
@@ -14,12 +13,13 @@ from verifications.selectors import get_verification, verifications_for
 from verifications.services import verify_image
 from verifyai.api.context import timed
 from verifyai.api.pagination import paginate
+from verifyai.api.views import ApiView, IdempotentCreateView
 
 
-class VerifyView(APIView):
+class VerifyView(IdempotentCreateView):
     serializer_class = VerifyRequestSerializer
 
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         with timed("parse"):
             payload = VerifyRequestSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
@@ -40,7 +40,7 @@ class VerifyView(APIView):
         return Response(body)
 
 
-class VerificationListView(APIView):
+class VerificationListView(ApiView):
     serializer_class = VerificationSerializer
 
     def get(self, request: Request) -> Response:
@@ -55,7 +55,7 @@ class VerificationListView(APIView):
         return Response({"data": data, "has_more": page.has_more, "next_cursor": page.next_cursor})
 
 
-class VerificationDetailView(APIView):
+class VerificationDetailView(ApiView):
     serializer_class = VerificationSerializer
 
     def get(self, request: Request, verification_id: str) -> Response:

@@ -28,7 +28,9 @@ class RequestContextMiddleware:
 
         response = self._refuse_oversized(request) or self.get_response(request)
 
-        response["X-Request-Id"] = request_id
+        # A replayed idempotent response keeps the id of the request that made it.
+        if "X-Request-Id" not in response:
+            response["X-Request-Id"] = request_id
         timing = server_timing_header()
         if timing:
             response["Server-Timing"] = timing

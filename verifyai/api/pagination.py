@@ -35,7 +35,11 @@ def encode_cursor(created_at: dt.datetime, item_id: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[dt.datetime, str | None]:
-    timestamp = parse_datetime(cursor.replace(" ", "+"))
+    try:
+        # Well-formed but impossible instants (month 13) raise ValueError.
+        timestamp = parse_datetime(cursor.replace(" ", "+"))
+    except ValueError:
+        raise InvalidCursor() from None
     if timestamp is not None:
         return _aware(timestamp), None
     try:
