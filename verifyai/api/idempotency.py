@@ -105,10 +105,10 @@ def run_idempotently(
     print_ = fingerprint(request)
     existing = _claim(request, route, key, print_)
     if existing is not None:
-        if existing.fingerprint != print_:
-            raise IdempotencyKeyReused()
         if existing.response_status is None:
             raise IdempotencyInFlight()
+        if existing.fingerprint != print_:
+            raise IdempotencyKeyReused()
         return _replay(existing)
 
     saved = False

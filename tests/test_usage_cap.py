@@ -1,0 +1,70 @@
+"""The monthly verification cap, exact under concurrency."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from rest_framework.test import APIClient
+
+from billing.models import Plan, UsageCounter
+from billing.services import current_period_start, usage_this_period
+from tests.conftest import make_photo
+from verifications.models import Verification
+
+
+def _cap(customer, limit: int, used: int) -> None:
+    plan = Plan.objects.create(name=f"cap-{limit}", monthly_verification_limit=limit)
+    customer.subscription.plan = plan
+    customer.subscription.save()
+    UsageCounter.objects.create(customer=customer, period_start=current_period_start(), count=used)
+
+
+def _verify(client: APIClient):
+    body = {"image": SimpleUploadedFile("photo.jpg", make_photo()), "policy": "scooter_parking"}
+    return client.post("/api/v1/verify", body, format="multipart")
+
+
+def test_over_the_cap_is_429_with_usage_limit_and_upgrade_url(alice, settings):
+    _cap(alice.customer, limit=5, used=5)
+    response = _verify(alice.client)
+
+    assert response.status_code == 429
+    assert response.json() == {
+        "error": "Monthly verification limit reached for your plan.",
+        "code": "usage_limit_exceeded",
+        "status": 429,
+        "current_usage": 5,
+        "limit": 5,
+        "upgrade_url": settings.VERIFYAI_UPGRADE_URL,
+    }
+    assert Verification.objects.count() == 0
+    assert usage_this_period(alice.customer) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_verifications_at_limit_minus_one_let_exactly_one_through(alice):
+    _cap(alice.customer, limit=10, used=9)
+    statuses: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY=alice.api_key)
+        barrier.wait()
+        try:
+            statuses.append(_verify(client).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200] + [429] * 7
+    assert usage_this_period(alice.customer) == 10
+    assert Verification.objects.count() == 1
