@@ -22,6 +22,7 @@ from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from PIL import Image, ImageOps
 
+from verifications.engine.base import ModelImage
 from verifyai.api.errors import ImageTooLarge, InvalidImage
 
 # Pillow's own bomb guard stays on as a backstop; ours runs first with a clear message.
@@ -29,8 +30,10 @@ Image.MAX_IMAGE_PIXELS = None
 
 _FORMATS = {"JPEG": ("jpeg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 _DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]*)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
-# Analysis and model input never need more than this on the long side.
-WORKING_SIZE = 2048
+# Vision models downscale anything larger than this on the long side anyway
+# (Anthropic recommends <= 1568 px; OpenAI and Gemini tile at similar sizes).
+WORKING_SIZE = 1568
+MODEL_JPEG_QUALITY = 85
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,14 @@ class IntakeImage:
     @property
     def extension(self) -> str:
         return "jpg" if self.format == "jpeg" else self.format
+
+
+def prepare_for_model(image: IntakeImage) -> ModelImage:
+    """Re-encode the oriented pixels as a compact JPEG with no metadata at all."""
+    buffer = io.BytesIO()
+    image.pixels.save(buffer, format="JPEG", quality=MODEL_JPEG_QUALITY, optimize=False)
+    width, height = image.pixels.size
+    return ModelImage(data=buffer.getvalue(), width=width, height=height)
 
 
 def sniff_format(data: bytes) -> str | None:

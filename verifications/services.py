@@ -16,9 +16,10 @@ from billing.models import Customer
 from billing.services import current_period_start, release_usage, reserve_usage, usage_this_period
 from policies.models import Policy
 from policies.selectors import get_policy
+from verifications.engine import dispatch
 from verifications.engine.base import Evaluation, EvaluationError, PolicySpec
 from verifications.engine.registry import default_provider_name, get_provider
-from verifications.images import IntakeImage
+from verifications.images import IntakeImage, prepare_for_model
 from verifications.models import Verification, new_verification_id
 from verifications.storage import store_image
 from verifyai.api.context import timed
@@ -85,6 +86,9 @@ def verify_image(
     """
     policy = _resolve_policy(customer, policy_id)
     provider_impl = get_provider(provider or default_provider_name(policy.default_provider))
+    provider_order = list(
+        dict.fromkeys([provider_impl.name, *settings.VERIFYAI_PROVIDER_FALLBACKS])
+    )
     _reserve(customer)
 
     verification = Verification(
@@ -102,13 +106,18 @@ def verify_image(
         request_id=request_id,
     )
     started = time.perf_counter()
+    deadline = time.time() + settings.VERIFYAI_VERIFY_DEADLINE_SECONDS
     evaluation: Evaluation | None = None
     try:
         with timed("vision"):
-            evaluation = provider_impl.evaluate(image.pixels, policy_spec(policy))
+            model_image = prepare_for_model(image)
+            evaluation = dispatch.evaluate(
+                provider_order, model_image, policy_spec(policy), deadline=deadline
+            )
     except EvaluationError as exc:
         logger.warning("Evaluation %s failed: %s (%s)", verification.id, exc.code, exc.message)
         verification.error_code, verification.error_message = exc.code, exc.message
+        verification.details = {"attempts": exc.attempts}
     except Exception:  # noqa: BLE001 - any provider bug is recorded, never lost
         logger.exception("Evaluation %s crashed", verification.id)
         verification.error_code = "internal_error"

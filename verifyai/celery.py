@@ -21,12 +21,14 @@ def _embedded_broker_options() -> None:
         return
     queue = Path(settings.DATA_DIR) / "celery" / "queue"
     processed = Path(settings.DATA_DIR) / "celery" / "processed"
-    for folder in (queue, processed, Path(settings.DATA_DIR) / "celery" / "results"):
+    control = Path(settings.DATA_DIR) / "celery" / "control"
+    for folder in (queue, processed, control, Path(settings.DATA_DIR) / "celery" / "results"):
         folder.mkdir(parents=True, exist_ok=True)
     app.conf.broker_transport_options = {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
+        "control_folder": str(control),
         "store_processed": False,
         "polling_interval": 0.1,
     }

@@ -127,7 +127,8 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_RESULT_BACKEND = env(
     "CELERY_RESULT_BACKEND", REDIS_URL or f"file://{DATA_DIR / 'celery' / 'results'}"
 )
-CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+# Unit tests run tasks in-process; the integration tests start a real worker.
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 
 # --- Storage ----------------------------------------------------------------
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(DATA_DIR / "media")))
@@ -171,6 +172,16 @@ VERIFYAI_DEFAULT_PROVIDER = env("VERIFYAI_DEFAULT_PROVIDER")
 VERIFYAI_UPGRADE_URL = env("VERIFYAI_UPGRADE_URL", "https://verifyai.example/pricing")
 VERIFYAI_DEFAULT_PLAN = env("VERIFYAI_DEFAULT_PLAN", "starter")
 VERIFYAI_LOCAL_BLUR_THRESHOLD = envfloat("VERIFYAI_LOCAL_BLUR_THRESHOLD", 60.0)
+# Providers tried, in order, after the chosen one fails (e.g. "anthropic,gemini").
+VERIFYAI_PROVIDER_FALLBACKS = envlist("VERIFYAI_PROVIDER_FALLBACKS", [])
+# The whole evaluation, queue and retries included, must finish inside this.
+VERIFYAI_VERIFY_DEADLINE_SECONDS = envfloat("VERIFYAI_VERIFY_DEADLINE_SECONDS", 25.0)
+VERIFYAI_PROVIDER_TIMEOUT_SECONDS = envfloat("VERIFYAI_PROVIDER_TIMEOUT_SECONDS", 20.0)
+VERIFYAI_PROVIDER_MAX_RETRIES = envint("VERIFYAI_PROVIDER_MAX_RETRIES", 2, minimum=0)
+VERIFYAI_PROVIDER_BACKOFF_SECONDS = envfloat("VERIFYAI_PROVIDER_BACKOFF_SECONDS", 0.5)
+VERIFYAI_OPENAI_MODEL = env("VERIFYAI_OPENAI_MODEL", "gpt-5-mini")
+VERIFYAI_ANTHROPIC_MODEL = env("VERIFYAI_ANTHROPIC_MODEL", "claude-sonnet-4-5")
+VERIFYAI_GEMINI_MODEL = env("VERIFYAI_GEMINI_MODEL", "gemini-2.5-flash")
 
 # --- Django REST framework ---------------------------------------------------
 REST_FRAMEWORK = {

@@ -6,10 +6,28 @@ or in a Celery worker.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from PIL import Image
+
+
+@dataclass(frozen=True)
+class ModelImage:
+    """The image as every provider receives it: prepared once per request.
+
+    JPEG, EXIF orientation applied, downscaled to what vision models use, and
+    re-encoded without metadata (no GPS or camera EXIF reaches a provider).
+    """
+
+    data: bytes
+    width: int
+    height: int
+    mime_type: str = "image/jpeg"
+
+    def pixels(self) -> Image.Image:
+        return Image.open(io.BytesIO(self.data)).convert("RGB")
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,24 @@ class EvaluationError(Exception):
         self.code = code
         self.message = message
         self.transient = transient
+        self.attempts: list[dict[str, Any]] = []
+
+    def with_attempts(self, attempts: list[dict[str, Any]]) -> "EvaluationError":
+        self.attempts = list(attempts)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "transient": self.transient,
+            "attempts": self.attempts,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EvaluationError":
+        error = cls(data["code"], data["message"], transient=data.get("transient", False))
+        return error.with_attempts(data.get("attempts", []))
 
 
 class Provider(Protocol):
@@ -80,4 +116,6 @@ class Provider(Protocol):
 
     def is_configured(self) -> bool: ...
 
-    def evaluate(self, image: Image.Image, policy: PolicySpec) -> Evaluation: ...
+    def evaluate(self, image: ModelImage, policy: PolicySpec, *, timeout: float) -> Evaluation:
+        """Judge the image, within ``timeout`` seconds, or raise EvaluationError."""
+        ...

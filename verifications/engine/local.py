@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from verifications.engine.base import Evaluation, PolicySpec
+from verifications.engine.base import Evaluation, ModelImage, PolicySpec
 from verifications.engine.decision import validate_decision
 
 ANALYSIS_SIZE = 512
@@ -84,8 +84,8 @@ class LocalProvider:
     def is_configured(self) -> bool:
         return True
 
-    def evaluate(self, image: Image.Image, policy: PolicySpec) -> Evaluation:
-        report = analyse(image)
+    def evaluate(self, image: ModelImage, policy: PolicySpec, *, timeout: float = 0) -> Evaluation:
+        report = analyse(image.pixels())
         problems = report.problems(settings.VERIFYAI_LOCAL_BLUR_THRESHOLD)
         category = policy.first_category(compliant=False, preferred="lacks_info")
         if problems:

@@ -1,0 +1,14 @@
+"""Celery tasks of the verifications app. Thin: JSON in, a service call, JSON out."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from verifications.engine.dispatch import run_payload
+
+
+@shared_task(name="verifications.evaluate_image", acks_late=False, ignore_result=False)
+def evaluate_image(payload: dict) -> dict:
+    # Not acks_late: a verification is answered within its deadline or not at all,
+    # so redelivering it to another worker after a crash would only waste a call.
+    return run_payload(payload)
