@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from policies.api.serializers import PolicySerializer
 from policies.selectors import get_policy, policies_for
-from policies.services import create_policy, delete_policy, update_policy
+from policies.services import BuiltinPolicyReadOnly, create_policy, delete_policy, update_policy
 from verifyai.api.views import ApiView, IdempotentCreateView
 
 
@@ -42,6 +42,8 @@ class PolicyDetailView(ApiView):
 
     def _update(self, request: Request, policy_id: str, *, partial: bool) -> Response:
         policy = get_policy(request.user, policy_id)
+        if policy.is_builtin:  # read-only whatever the body says, valid or not
+            raise BuiltinPolicyReadOnly()
         serializer = PolicySerializer(policy, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         policy = update_policy(policy=policy, data=serializer.validated_data)
