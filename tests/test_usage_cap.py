@@ -68,3 +68,23 @@ def test_concurrent_verifications_at_limit_minus_one_let_exactly_one_through(ali
     assert sorted(statuses) == [200] + [429] * 7
     assert usage_this_period(alice.customer) == 10
     assert Verification.objects.count() == 1
+
+
+def test_usage_endpoint_shows_this_period_against_the_limit(alice):
+    _cap(alice.customer, limit=50, used=3)
+    _verify(alice.client)
+    body = alice.client.get("/api/v1/usage").json()
+
+    period_start = current_period_start()
+    assert body["current_usage"] == 4
+    assert body["limit"] == 50
+    assert body["remaining"] == 46
+    assert body["period_start"] == period_start.isoformat()
+    assert body["period_end"] > body["period_start"]
+    assert body["rate_limits"] == {"per_minute": 60, "per_hour": 1000}
+
+
+def test_a_failed_verification_is_not_counted(alice):
+    body = {"image": SimpleUploadedFile("photo.jpg", b"not an image"), "policy": "scooter_parking"}
+    alice.client.post("/api/v1/verify", body, format="multipart")
+    assert alice.client.get("/api/v1/usage").json()["current_usage"] == 0

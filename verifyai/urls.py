@@ -10,6 +10,7 @@ api_v1 = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("", include("verifications.api.urls")),
     path("", include("policies.api.urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns = [

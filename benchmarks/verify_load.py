@@ -1,0 +1,192 @@
+"""End-to-end load benchmark of POST /api/v1/verify in the production shape.
+
+Starts, on this machine: PostgreSQL + Redis (already running), gunicorn (gthread),
+a Celery worker (thread pool) and a fake OpenAI-compatible model server that
+answers after a fixed delay. Drives /verify through the real `openai` SDK path
+and prints, per concurrency level: throughput, p50/p95/p99 latency and the p95
+overhead (latency minus the model's delay).
+
+    .venv/bin/python -m benchmarks.verify_load [--delay 1.5] [--levels 1,50,200]
+
+Only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+WEB_PORT, MODEL_PORT = 8398, 8399
+
+
+def _photo() -> bytes:
+    pixels = (np.random.RandomState(7).rand(720, 960, 3) * 200 + 28).astype("uint8")
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def _env(data_dir: str, args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=args.database_url,
+        REDIS_URL=args.redis_url,
+        DJANGO_SECRET_KEY="benchmark-secret-key-not-for-production",
+        VERIFYAI_DATA_DIR=data_dir,
+        OPENAI_API_KEY="sk-benchmark-fake",
+        OPENAI_BASE_URL=f"http://127.0.0.1:{MODEL_PORT}/v1",
+        VERIFYAI_DEFAULT_PROVIDER="openai",
+        VERIFYAI_OPENAI_MODEL="fake-vision-model",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def _prepare_database(env: dict[str, str], args: argparse.Namespace) -> str:
+    name = args.database_url.rsplit("/", 1)[1]
+    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    subprocess.run(["redis-cli", "-u", args.redis_url, "flushdb"], check=True, capture_output=True)
+    _run([PY, "manage.py", "migrate", "--noinput"], env)
+    _run([PY, "manage.py", "createplan", "bench", "--monthly-limit", "100000000",
+          "--per-minute", "1000000", "--per-hour", "100000000"], env)
+    out = _run([PY, "manage.py", "createcustomer", "--name", "Bench", "--plan", "bench", "--json"], env)
+    return json.loads(out)["api_key"]
+
+
+def _start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Popen]:
+    logs = Path(env["VERIFYAI_DATA_DIR"])
+    spawn = lambda cmd, log: subprocess.Popen(  # noqa: E731
+        cmd, env=env, cwd=ROOT, stdout=open(logs / log, "w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return [
+        spawn([PY, "-m", "benchmarks.fake_openai", "--port", str(MODEL_PORT), "--delay", str(args.delay)],
+              "model.log"),
+        spawn([PY, "-m", "celery", "-A", "verifyai", "worker", "--pool", "threads",
+               "--concurrency", str(args.worker_threads), "-l", "warning", "--without-gossip",
+               "--without-mingle", "--without-heartbeat"], "worker.log"),
+        spawn([PY, "-m", "gunicorn", "verifyai.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-k", "gthread",
+               "-w", str(args.web_workers), "--threads", str(args.web_threads), "--backlog", "2048",
+               "--keep-alive", "30"], "web.log"),
+    ]
+
+
+def _wait_ready(timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx2.get(f"http://127.0.0.1:{WEB_PORT}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the service did not become healthy; see the logs in the data dir")
+
+
+async def _drive(api_key: str, photo: bytes, concurrency: int, requests: int) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    remaining = requests
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx2.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal remaining, errors
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                response = await client.post(
+                    f"http://127.0.0.1:{WEB_PORT}/api/v1/verify",
+                    headers={"X-API-Key": api_key},
+                    files={"image": ("photo.jpg", photo, "image/jpeg")},
+                    data={"policy": "scooter_parking"},
+                )
+                elapsed = time.perf_counter() - started
+                if response.status_code == 200 and response.json()["evaluation_source"] == "cloud_vlm":
+                    latencies.append(elapsed)
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--delay", type=float, default=1.5, help="the fake model's answer delay (s)")
+    parser.add_argument("--levels", default="1,50,200", help="concurrent clients per run")
+    parser.add_argument("--rounds", type=int, default=4, help="requests per client at each level")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=128)
+    parser.add_argument("--worker-threads", type=int, default=256)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/verifyai_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="verifyai-bench-")
+    env = _env(data_dir, args)
+    api_key = _prepare_database(env, args)
+    processes = _start(env, args)
+    try:
+        _wait_ready()
+        photo = _photo()
+        asyncio.run(_drive(api_key, photo, 4, 8))  # warm connections and threads
+        print(f"model delay {args.delay:.2f}s, image {len(photo) // 1024} KB, "
+              f"gunicorn {args.web_workers}x{args.web_threads} threads, "
+              f"celery {args.worker_threads} threads, {os.cpu_count()} cores")
+        print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} "
+              f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p95 overhead ms':>16}")
+        for level in [int(v) for v in args.levels.split(",")]:
+            total = max(level * args.rounds, 10)
+            started = time.perf_counter()
+            latencies, errors = asyncio.run(_drive(api_key, photo, level, total))
+            wall = time.perf_counter() - started
+            if not latencies:
+                print(f"{level:>7} {total:>8} {errors:>6}  (no successful request)")
+                continue
+            p50, p95, p99 = (_percentile(latencies, p) * 1000 for p in (50, 95, 99))
+            print(f"{level:>7} {total:>8} {errors:>6} {len(latencies) / wall:>7.1f} {p50:>7.0f} "
+                  f"{p95:>7.0f} {p99:>7.0f} {p95 - args.delay * 1000:>16.0f}")
+        print(f"logs: {data_dir}")
+    finally:
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()
