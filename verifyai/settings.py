@@ -8,6 +8,7 @@ S3-compatible storage (AWS_STORAGE_BUCKET_NAME). README.md lists every variable.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -97,7 +98,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not shared-cache memory, so threaded tests get real locking and timeouts.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-verifyai.sqlite3")}
+    # Per process, so concurrent test runs in one checkout never share a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-verifyai-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint(
         "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
