@@ -14,7 +14,7 @@ from tests.conftest import make_photo
 from verifications.models import Verification
 
 URL = "/api/v1/verifications"
-T0 = dt.datetime(2026, 1, 10, 14, 30, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 10, 14, 30, tzinfo=dt.UTC)
 _seq = itertools.count()
 
 
@@ -149,7 +149,7 @@ def test_a_non_boolean_is_compliant_is_refused(alice):
 
 
 def _around_the_tenth(customer) -> dict[str, Verification]:
-    at = lambda *a: dt.datetime(*a, tzinfo=dt.timezone.utc)  # noqa: E731
+    at = lambda *a: dt.datetime(*a, tzinfo=dt.UTC)
     return {
         "day_before": make_verification(customer, created_at=at(2026, 1, 9, 23, 59)),
         "morning": make_verification(customer, created_at=at(2026, 1, 10, 0, 0)),
@@ -247,14 +247,15 @@ def test_a_bare_timestamp_cursor_with_an_unencoded_plus_offset_still_works(alice
     assert ids(response) == [older.id]
 
 
-def test_walking_every_page_sees_each_item_once_even_when_timestamps_collide(alice):
+@pytest.mark.parametrize("fraction", [dt.timedelta(0), dt.timedelta(microseconds=123456)])
+def test_walking_every_page_sees_each_item_once_even_when_timestamps_collide(alice, fraction):
     # 45 items: three bursts of 15 sharing one exact created_at each.
     Verification.objects.bulk_create(
         Verification(
             customer=alice.customer,
             policy_slug="scooter_parking",
             status="success",
-            created_at=T0 + dt.timedelta(seconds=burst),
+            created_at=T0 + dt.timedelta(seconds=burst) + (fraction if burst != 1 else dt.timedelta(0)),
         )
         for burst in range(3)
         for _ in range(15)

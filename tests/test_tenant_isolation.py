@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tests.conftest import make_photo
 from verifications.models import Verification
 
-T0 = dt.datetime(2026, 1, 10, 14, 30, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 10, 14, 30, tzinfo=dt.UTC)
 
 POLICY = {
     "id": "warehouse_door",
