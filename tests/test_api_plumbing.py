@@ -112,10 +112,6 @@ def test_a_method_the_endpoint_does_not_support_is_a_405_with_the_error_body(ali
     assert method.upper() not in response["Allow"]
 
 
-@pytest.mark.xfail(
-    reason="verifyai/api/health.py: @require_GET answers a 405 with an empty text/html body, "
-    "not the JSON error body"
-)
 def test_a_post_to_the_health_check_is_a_405_with_the_error_body(anonymous):
     assert_error(anonymous.post("/api/v1/health"), 405, "method_not_allowed")
 
@@ -263,10 +259,6 @@ def test_health_is_a_503_naming_the_database_when_it_is_down(db, anonymous):
     assert response["X-Request-Id"]
 
 
-@pytest.mark.xfail(
-    reason="verifyai/api/health.py: the 503 body's 'status' is the string 'degraded', "
-    "not the HTTP status int the error body contract requires"
-)
 def test_health_outage_answers_the_documented_error_body(db, anonymous):
     with database_down():
         response = anonymous.get("/api/v1/health")

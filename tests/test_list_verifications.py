@@ -166,14 +166,6 @@ def test_a_start_date_keeps_items_from_the_start_of_that_day(alice):
     assert ids(response) == [v["next_day"].id, v["late"].id, v["morning"].id]
 
 
-END_DATE_BUG = (
-    "verifications/api/serializers.py _parse_instant: parse_datetime('2026-01-10') returns "
-    "midnight (Django 5 uses datetime.fromisoformat), so the date branch that adds a day is "
-    "never reached and end_date=<date> excludes that whole day"
-)
-
-
-@pytest.mark.xfail(reason=END_DATE_BUG)
 def test_an_end_date_given_as_a_date_includes_that_whole_day(alice):
     v = _around_the_tenth(alice.customer)
 
@@ -207,11 +199,6 @@ def test_a_date_that_is_not_iso_8601_is_refused(alice, param):
     assert param in body["error"]
 
 
-@pytest.mark.xfail(
-    reason="verifications/api/serializers.py _parse_instant: parse_datetime raises ValueError "
-    "for a well-formed but impossible date (2026-02-30), which escapes as a 500",
-
-)
 @pytest.mark.parametrize("value", ["2026-02-30", "2026-01-10T25:00:00Z"])
 def test_an_impossible_calendar_date_is_refused_not_a_crash(alice, value):
     assert_error(alice.client.get(URL, {"start_date": value}), 400, "invalid_request")

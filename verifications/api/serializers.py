@@ -94,15 +94,19 @@ class VerificationSerializer(serializers.ModelSerializer):
 
 
 def _parse_instant(name: str, raw: str, *, end: bool) -> dt.datetime:
-    moment = parse_datetime(raw.replace(" ", "+"))
-    if moment is not None:
-        return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-    day = parse_date(raw)
-    if day is None:
-        raise serializers.ValidationError({name: "Use an ISO 8601 date or date-time."})
-    if end:
-        day += dt.timedelta(days=1)  # an end date includes that whole day
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+    invalid = serializers.ValidationError({name: "Use an ISO 8601 date or date-time."})
+    try:
+        day = parse_date(raw)
+        moment = None if day else parse_datetime(raw.replace(" ", "+"))
+    except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+        raise invalid from None
+    if day is not None:
+        if end:
+            day += dt.timedelta(days=1)  # an end date includes that whole day
+        return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+    if moment is None:
+        raise invalid
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 class VerificationListQuerySerializer(serializers.Serializer):

@@ -10,8 +10,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
 
+from verifyai.api.errors import error_response
 from verifyai.celery import app as celery_app
 
 
@@ -33,8 +33,9 @@ def _broker() -> None:
 CHECKS: dict[str, Callable[[], None]] = {"database": _database, "storage": _storage, "broker": _broker}
 
 
-@require_GET
 def health(request: HttpRequest) -> JsonResponse:
+    if request.method not in ("GET", "HEAD"):
+        return error_response(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
     components: dict[str, dict[str, object]] = {}
     for name, check in CHECKS.items():
         started = time.perf_counter()
@@ -46,11 +47,10 @@ def health(request: HttpRequest) -> JsonResponse:
         state["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         components[name] = state
     down = [name for name, state in components.items() if state["status"] != "ok"]
-    body = {"status": "ok" if not down else "degraded", "components": components}
     if down:
-        body |= {
-            "error": f"Unavailable: {', '.join(down)}.",
-            "code": "service_unavailable",
-            "down": down,
-        }
-    return JsonResponse(body, status=503 if down else 200)
+        # The error body of every other endpoint, plus what a monitor needs.
+        return error_response(
+            503, "service_unavailable", f"Unavailable: {', '.join(down)}.",
+            down=down, components=components,
+        )
+    return JsonResponse({"status": "ok", "components": components})
