@@ -30,6 +30,7 @@ Image.MAX_IMAGE_PIXELS = None
 
 _FORMATS = {"JPEG": ("jpeg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 _DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]*)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 # Vision models downscale anything larger than this on the long side anyway
 # (Anthropic recommends <= 1568 px; OpenAI and Gemini tile at similar sizes).
 WORKING_SIZE = 1568
@@ -85,12 +86,12 @@ def decode_base64_image(value: str) -> bytes:
     if not value:
         raise InvalidImage("The image is empty.")
     try:
-        return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+        # Standard or URL-safe alphabet, but strictly: urlsafe_b64decode() would silently
+        # drop every other character and turn junk into "valid" (often empty) bytes.
+        padded = value.translate(_URLSAFE_TO_STANDARD) + "=" * (-len(value) % 4)
+        return base64.b64decode(padded, validate=True)
     except (binascii.Error, ValueError):
-        try:
-            return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except (binascii.Error, ValueError):
-            raise InvalidImage("The image is not valid base64 or a base64 data URL.") from None
+        raise InvalidImage("The image is not valid base64 or a base64 data URL.") from None
 
 
 def read_image(data: bytes) -> IntakeImage:
