@@ -256,12 +256,6 @@ def test_gunicorn_refuses_a_2_gb_upload_from_its_headers_at_once(gunicorn_port):
     assert elapsed < 2.0
 
 
-@pytest.mark.xfail(
-    reason="BUG verifyai/api/middleware.py _refuse_oversized(): it sets the hop-by-hop header "
-    "'Connection: close' on the response; wsgiref-based servers (manage.py runserver, Django's "
-    "live test server) assert on it and answer 500 'A server error occurred' instead of 400.",
-    strict=False,
-)
 def test_the_django_dev_server_refuses_an_oversized_upload_with_400(live_server):
     port = int(live_server.url.rsplit(":", 1)[1])
 

@@ -155,15 +155,6 @@ def test_an_image_that_is_neither_a_file_nor_a_string_is_400(alice):
     assert_error(response, 400, "invalid_request")
 
 
-_SUSPICIOUS_BODY_BUG = (
-    "BUG verifyai/api/errors.py exception_handler(): Django's SuspiciousOperation family "
-    "(TooManyFieldsSent, TooManyFilesSent, RequestDataTooBig) raised while DRF parses a "
-    "multipart body is not mapped, so a malformed client request becomes a logged "
-    "500 internal_error instead of a 400."
-)
-
-
-@pytest.mark.xfail(reason=_SUSPICIOUS_BODY_BUG, strict=False)
 def test_a_form_with_thousands_of_fields_is_400_not_500(alice, photo):
     data = {f"field{i}": "x" for i in range(1100)}
     data.update(policy="scooter_parking", image=upload(photo))
@@ -174,7 +165,6 @@ def test_a_form_with_thousands_of_fields_is_400_not_500(alice, photo):
     assert_error(response, 400, "invalid_body")
 
 
-@pytest.mark.xfail(reason=_SUSPICIOUS_BODY_BUG, strict=False)
 def test_a_form_with_hundreds_of_files_is_400_not_500(alice, photo):
     data = {f"extra{i}": upload(b"x", f"{i}.jpg") for i in range(120)}
     data.update(policy="scooter_parking", image=upload(photo))
@@ -229,12 +219,6 @@ def test_the_monthly_cap_of_one_customer_does_not_block_another(alice, bob, one_
     assert post_multipart(bob.client, photo).status_code == 200
 
 
-@pytest.mark.xfail(
-    reason="BUG verifications/services.py _reserve(): the 429 for the monthly cap carries no "
-    "Retry-After header, though 004 documents Retry-After on 429 responses "
-    "(UsageLimitExceeded is raised without retry_after=seconds until the next period).",
-    strict=False,
-)
 def test_the_monthly_cap_429_says_when_to_retry(alice, one_a_month, photo):
     assert post_multipart(alice.client, photo).status_code == 200
 

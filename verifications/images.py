@@ -121,9 +121,11 @@ def read_image(data: bytes) -> IntakeImage:
 
     if _swaps_axes(image):
         width, height = height, width
-    oriented = _apply_orientation(image)
-    pixels = oriented.convert("RGB")
-    pixels.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.LANCZOS)
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    # Shrink before orienting and converting, so a large PNG is never copied at full size.
+    image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.LANCZOS)
+    pixels = _apply_orientation(image).convert("RGB")
     extension, content_type = _FORMATS[sniffed]
     return IntakeImage(
         data=data,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -13,7 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Customer
-from billing.services import current_period_start, release_usage, reserve_usage, usage_this_period
+from billing.services import (
+    current_period_start,
+    next_period_start,
+    release_usage,
+    reserve_usage,
+    usage_this_period,
+)
 from policies.models import Policy
 from policies.selectors import get_policy
 from verifications.engine import dispatch
@@ -56,8 +63,12 @@ def _resolve_policy(customer: Customer, policy_id: str) -> Policy:
 def _reserve(customer: Customer) -> None:
     limit = customer.subscription.plan.monthly_verification_limit
     if not reserve_usage(customer=customer, limit=limit):
+        period_end = dt.datetime.combine(
+            next_period_start(current_period_start()), dt.time.min, tzinfo=dt.timezone.utc
+        )
         raise UsageLimitExceeded(
             "Monthly verification limit reached for your plan.",
+            retry_after=max(1, int((period_end - timezone.now()).total_seconds())),
             current_usage=usage_this_period(customer),
             limit=limit,
             upgrade_url=settings.VERIFYAI_UPGRADE_URL,

@@ -12,6 +12,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -119,6 +125,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers["Retry-After"] = str(int(retry_after))
     elif isinstance(exc, (Http404, drf.NotFound)):
         status, code, message, extra = 404, "not_found", "Not found.", {}
+    elif isinstance(exc, RequestDataTooBig):
+        status, code, message, extra = 400, "image_too_large", "The request body is too large.", {}
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        status, code, message, extra = 400, "invalid_body", "The form has too many fields or files.", {}
+    elif isinstance(exc, SuspiciousOperation):
+        status, code, message, extra = 400, "invalid_body", "The request body could not be read.", {}
     elif isinstance(exc, DjangoPermissionDenied):
         status, code, message, extra = 403, "forbidden", "Forbidden.", {}
     elif isinstance(exc, drf.APIException):

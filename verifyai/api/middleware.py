@@ -44,10 +44,7 @@ class RequestContextMiddleware:
             return error_response(400, "invalid_body", "Content-Length is not a number.")
         if length > settings.VERIFYAI_MAX_REQUEST_BYTES:
             limit_mb = settings.VERIFYAI_MAX_IMAGE_BYTES // (1024 * 1024)
-            response = error_response(
+            return error_response(
                 400, "image_too_large", f"The request body is too large; images are limited to {limit_mb} MB."
             )
-            # We never read the body, so the connection cannot be reused.
-            response["Connection"] = "close"
-            return response
         return None
