@@ -10,8 +10,11 @@ import os
 
 from django.conf import settings
 
+from verifications.engine.anthropic_provider import AnthropicProvider
 from verifications.engine.base import Provider
+from verifications.engine.gemini_provider import GeminiProvider
 from verifications.engine.local import LocalProvider
+from verifications.engine.openai_provider import OpenAIProvider
 from verifyai.api.errors import ProviderUnavailable
 
 PROVIDER_NAMES = ("openai", "anthropic", "gemini", "local")
@@ -26,6 +29,12 @@ _PROVIDERS: dict[str, Provider] = {"local": LocalProvider()}
 
 def register(provider: Provider) -> None:
     _PROVIDERS[provider.name] = provider
+
+
+# The cloud providers: each builds its SDK client on first use, once per process.
+register(OpenAIProvider())
+register(AnthropicProvider())
+register(GeminiProvider())
 
 
 def get_provider(name: str) -> Provider:
