@@ -2,7 +2,7 @@
 #
 #   make install   .venv (python3.11) + pip install -e '.[dev]', redone only when pyproject.toml changes
 #   make run       migrate, demo customer, Celery worker + gunicorn on 127.0.0.1:$(PORT) (scripts/run-local)
-#   make test      pytest; extra arguments via PYTEST_ARGS, e.g. make test PYTEST_ARGS='-k verify -x'
+#   make test      pytest in a scratch VERIFYAI_DATA_DIR; extra arguments: make test PYTEST_ARGS='-k verify -x'
 #   make lint      ruff check
 #   make clean     caches and collected static files (keeps .venv and var/); make distclean drops both
 
@@ -39,8 +39,12 @@ $(STAMP): pyproject.toml | $(VENV_PYTHON)
 run: install
 	./scripts/run-local
 
+# Each run gets its own VERIFYAI_DATA_DIR: the tests' SQLite files, media and the
+# filesystem broker queue never mix with var/ (your make run) or another test run.
 test: install
-	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+	@data_dir="$$(mktemp -d -t verifyai-test.XXXXXX)"; trap 'rm -rf "$$data_dir"' EXIT; \
+	echo "VERIFYAI_DATA_DIR=$$data_dir $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)"; \
+	VERIFYAI_DATA_DIR="$$data_dir" $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
