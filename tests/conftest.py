@@ -33,8 +33,19 @@ def _cast(name: str) -> Cast:
     return Cast(customer=issued.api_key.customer, api_key=issued.raw_key, client=client)
 
 
+_PROVIDER_ENV = (
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+    "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
+)
+
+
 @pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path):
+def _isolated(settings, tmp_path, monkeypatch):
+    # A developer's real provider keys must never send test traffic off this machine.
+    for name in _PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    settings.VERIFYAI_DEFAULT_PROVIDER = ""
+    settings.VERIFYAI_PROVIDER_FALLBACKS = []
     settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()
     yield

@@ -79,7 +79,10 @@ def evaluate(
             "deadline_exceeded", "The model did not answer in time.", transient=True
         ) from None
     finally:
-        async_result.forget()
+        try:
+            async_result.forget()
+        except (OSError, BrokerError):  # nothing was stored (the file backend raises then)
+            pass
     if "error" in outcome:
         raise EvaluationError.from_dict(outcome["error"])
     return Evaluation(**outcome["evaluation"])

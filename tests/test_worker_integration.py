@@ -1,0 +1,124 @@
+"""A real Celery worker runs the VLM call: broker and results are Redis in CI
+(REDIS_URL), a local folder on embedded defaults. The model is a fake
+OpenAI-compatible server on 127.0.0.1 reached through the real `openai` SDK.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.conftest import make_photo
+from verifications.models import Verification
+from verifyai.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout: float = 15) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def fake_model(monkeypatch) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.fake_openai", "--port", str(port), "--delay", "0.2"],
+        cwd=ROOT, start_new_session=True,
+    )
+    try:
+        _wait_for_port(port)
+        base_url = f"http://127.0.0.1:{port}/v1"
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fake")
+        monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+        yield base_url
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def not_eager() -> Iterator[None]:
+    celery_app.conf.task_always_eager = False
+    yield
+    celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def real_worker(fake_model, not_eager) -> Iterator[None]:
+    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false", "VERIFYAI_TESTING": "true"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "verifyai", "worker", "--pool", "threads",
+         "--concurrency", "8", "-l", "warning", "--without-gossip", "--without-mingle",
+         "--without-heartbeat"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    try:
+        ping = celery_app.send_task("verifyai.ping")
+        assert ping.get(timeout=30, interval=0.1) == "pong"
+        yield
+    finally:
+        _stop(process)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cloud_verification_runs_in_a_real_worker(real_worker, alice):
+    body = {
+        "image": SimpleUploadedFile("photo.jpg", make_photo()),
+        "policy": "scooter_parking",
+        "provider": "openai",
+    }
+    response = alice.client.post("/api/v1/verify", body, format="multipart")
+
+    assert response.status_code == 200, response.json()
+    result = response.json()
+    assert result["evaluation_source"] == "cloud_vlm"
+    assert result["is_compliant"] is True and result["category"] == "compliant"
+    stored = Verification.objects.get(pk=result["id"])
+    assert stored.provider == "openai"
+    assert stored.input_tokens == 812 and stored.output_tokens == 41
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_no_worker_running_the_request_fails_at_the_deadline_and_is_recorded(
+    fake_model, not_eager, alice, settings
+):
+    settings.VERIFYAI_VERIFY_DEADLINE_SECONDS = 1.0
+    body = {"image": SimpleUploadedFile("photo.jpg", make_photo()), "policy": "scooter_parking",
+            "provider": "openai"}
+    started = time.time()
+    response = alice.client.post("/api/v1/verify", body, format="multipart")
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "verification_failed"
+    assert time.time() - started < 5
+    stored = Verification.objects.get(pk=response.json()["verification_id"])
+    assert stored.status == "error" and stored.error_code == "deadline_exceeded"
