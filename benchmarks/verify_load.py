@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -35,9 +35,18 @@ WEB_PORT, MODEL_PORT = 8398, 8399
 
 
 def _photo() -> bytes:
-    pixels = (np.random.RandomState(7).rand(720, 960, 3) * 200 + 28).astype("uint8")
+    """A 1280x720 camera frame: flat surfaces, edges and sensor noise, ~90 KB as JPEG."""
+    random = np.random.RandomState(3)
+    frame = Image.new("RGB", (1280, 720), (120, 130, 140))
+    draw = ImageDraw.Draw(frame)
+    for _ in range(60):
+        x, y = random.randint(0, 1280), random.randint(0, 720)
+        box = [x, y, x + random.randint(20, 300), y + random.randint(20, 200)]
+        draw.rectangle(box, fill=tuple(int(v) for v in random.randint(0, 255, 3)))
+    pixels = np.asarray(frame.filter(ImageFilter.GaussianBlur(1))).astype("int16")
+    pixels += random.randint(-6, 6, pixels.shape)
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=80)
+    Image.fromarray(pixels.clip(0, 255).astype("uint8")).save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
 
 
@@ -104,7 +113,18 @@ def _wait_ready(timeout: float = 30) -> None:
     raise SystemExit("the service did not become healthy; see the logs in the data dir")
 
 
-async def _drive(api_key: str, photo: bytes, concurrency: int, requests: int) -> tuple[list[float], int]:
+def _phases(header: str) -> dict[str, float]:
+    phases = {}
+    for part in header.split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        if duration:
+            phases[name] = float(duration)
+    return phases
+
+
+async def _drive(
+    api_key: str, photo: bytes, concurrency: int, requests: int, timings: list[dict[str, float]] | None = None
+) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
     remaining = requests
@@ -125,11 +145,49 @@ async def _drive(api_key: str, photo: bytes, concurrency: int, requests: int) ->
                 elapsed = time.perf_counter() - started
                 if response.status_code == 200 and response.json()["evaluation_source"] == "cloud_vlm":
                     latencies.append(elapsed)
+                    if timings is not None:
+                        timings.append(_phases(response.headers.get("Server-Timing", "")))
                 else:
                     errors += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies, errors
+
+
+def _cpu_seconds_by_group(processes: list[subprocess.Popen]) -> dict[str, float]:
+    """CPU time used so far by each started process group (children included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    names = {p.pid: n for p, n in zip(processes, ("model", "worker", "web"))}
+    totals = dict.fromkeys(names.values(), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        group = int(fields[2])  # pgrp
+        if group in names:
+            totals[names[group]] += (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+def _services_cpu() -> dict[str, float]:
+    """CPU seconds of the PostgreSQL and Redis servers (all their processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"postgres": 0.0, "redis": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for name in totals:
+            if comm.startswith(name):
+                totals[name] += (int(fields[11]) + int(fields[12])) / ticks
+    return totals
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -166,7 +224,13 @@ def main() -> None:
         for level in [int(v) for v in args.levels.split(",")]:
             total = max(level * args.rounds, 10)
             started = time.perf_counter()
-            latencies, errors = asyncio.run(_drive(api_key, photo, level, total))
+            timings: list[dict[str, float]] = []
+            cpu_before = {**_cpu_seconds_by_group(processes), **_services_cpu()}
+            client_before = time.process_time()
+            latencies, errors = asyncio.run(_drive(api_key, photo, level, total, timings))
+            cpu_after = {**_cpu_seconds_by_group(processes), **_services_cpu()}
+            cpu_after["client"] = time.process_time() - client_before
+            cpu_before["client"] = 0.0
             wall = time.perf_counter() - started
             if not latencies:
                 print(f"{level:>7} {total:>8} {errors:>6}  (no successful request)")
@@ -174,6 +238,13 @@ def main() -> None:
             p50, p95, p99 = (_percentile(latencies, p) * 1000 for p in (50, 95, 99))
             print(f"{level:>7} {total:>8} {errors:>6} {len(latencies) / wall:>7.1f} {p50:>7.0f} "
                   f"{p95:>7.0f} {p99:>7.0f} {p95 - args.delay * 1000:>16.0f}")
+            names = sorted({name for t in timings for name in t})
+            means = ", ".join(f"{n} {sum(t.get(n, 0) for t in timings) / len(timings):.0f}" for n in names)
+            print(f"{'':>7} server-side mean ms: {means}")
+            per_request = ", ".join(
+                f"{name} {(cpu_after[name] - cpu_before[name]) * 1000 / total:.1f}" for name in cpu_after
+            )
+            print(f"{'':>7} CPU ms per request: {per_request}")
         print(f"logs: {data_dir}")
     finally:
         for process in processes:

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -93,26 +93,26 @@ def next_period_start(period_start: dt.date) -> dt.date:
     return period_start.replace(month=period_start.month + 1)
 
 
-def _counter_for(customer: Customer, period_start: dt.date) -> None:
-    try:
-        with transaction.atomic():
-            UsageCounter.objects.get_or_create(customer=customer, period_start=period_start)
-    except IntegrityError:
-        pass  # created concurrently; the row exists either way
+_RESERVE_SQL = """
+    INSERT INTO {table} (customer_id, period_start, count) VALUES (%s, %s, 1)
+    ON CONFLICT (customer_id, period_start)
+    DO UPDATE SET count = {table}.count + 1 WHERE {table}.count < %s
+    RETURNING count
+"""
 
 
 def reserve_usage(*, customer: Customer, limit: int) -> bool:
     """Count one verification if the customer is under ``limit`` this month.
 
-    A single conditional UPDATE, so N concurrent callers at ``limit - 1`` let
-    exactly one through on any database.
+    One atomic upsert (PostgreSQL and SQLite alike): N concurrent callers at
+    ``limit - 1`` let exactly one through, in a single round trip.
     """
-    period_start = current_period_start()
-    _counter_for(customer, period_start)
-    updated = UsageCounter.objects.filter(
-        customer=customer, period_start=period_start, count__lt=limit
-    ).update(count=F("count") + 1)
-    return updated == 1
+    if limit <= 0:
+        return False
+    sql = _RESERVE_SQL.format(table=UsageCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [customer.pk, current_period_start(), limit])
+        return cursor.fetchone() is not None
 
 
 def release_usage(*, customer: Customer) -> None:

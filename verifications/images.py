@@ -14,7 +14,7 @@ import hashlib
 import io
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from PIL import Image, ImageOps
 
 from verifications.engine.base import ModelImage
+from verifications.jpeg import strip_metadata
 from verifyai.api.errors import ImageTooLarge, InvalidImage
 
 # Pillow's own bomb guard stays on as a backstop; ours runs first with a clear message.
@@ -34,6 +35,7 @@ _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 # Vision models downscale anything larger than this on the long side anyway
 # (Anthropic recommends <= 1568 px; OpenAI and Gemini tile at similar sizes).
 WORKING_SIZE = 1568
+VALIDATION_SIZE = 256
 MODEL_JPEG_QUALITY = 85
 
 
@@ -45,19 +47,41 @@ class IntakeImage:
     width: int  # after EXIF orientation
     height: int
     sha256: str
-    pixels: Image.Image  # oriented RGB, at most WORKING_SIZE on the long side
+    orientation: int = 1  # the EXIF Orientation tag
+    mode: str = "RGB"  # as decoded, e.g. CMYK for print-shop JPEGs
+    decoded: Image.Image | None = field(default=None, repr=False, compare=False)
 
     @property
     def extension(self) -> str:
         return "jpg" if self.format == "jpeg" else self.format
 
+    def pixels(self) -> Image.Image:
+        """Oriented RGB pixels, at most WORKING_SIZE on the long side."""
+        if self.decoded is None:
+            image = Image.open(io.BytesIO(self.data), formats=["JPEG"])
+            image.draft("RGB", (WORKING_SIZE, WORKING_SIZE))
+            object.__setattr__(self, "decoded", _to_working_pixels(image))
+        assert self.decoded is not None
+        return self.decoded
+
 
 def prepare_for_model(image: IntakeImage) -> ModelImage:
-    """Re-encode the oriented pixels as a compact JPEG with no metadata at all."""
+    """The image as providers get it: oriented, at most WORKING_SIZE, no metadata.
+
+    A JPEG that is already upright and small enough keeps its compressed bytes
+    with the metadata segments dropped (no decode, no quality loss); anything
+    else is re-encoded from the oriented pixels.
+    """
+    fits = max(image.width, image.height) <= WORKING_SIZE
+    if image.format == "jpeg" and image.orientation == 1 and image.mode in ("RGB", "L") and fits:
+        try:
+            return ModelImage(data=strip_metadata(image.data), width=image.width, height=image.height)
+        except (ValueError, IndexError):
+            pass  # unusual stream layout: re-encode below
+    pixels = image.pixels()
     buffer = io.BytesIO()
-    image.pixels.save(buffer, format="JPEG", quality=MODEL_JPEG_QUALITY, optimize=False)
-    width, height = image.pixels.size
-    return ModelImage(data=buffer.getvalue(), width=width, height=height)
+    pixels.save(buffer, format="JPEG", quality=MODEL_JPEG_QUALITY)
+    return ModelImage(data=buffer.getvalue(), width=pixels.width, height=pixels.height)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -109,8 +133,9 @@ def read_image(data: bytes) -> IntakeImage:
             _check_dimensions(image)
             width, height = image.size
             if image.format == "JPEG":
-                # Decode at a reduced DCT scale: fast and light for big photos.
-                image.draft("RGB", (WORKING_SIZE, WORKING_SIZE))
+                # Validation only needs every byte entropy-decoded, not full-size
+                # pixels: decoding at 1/8 DCT scale is several times cheaper.
+                image.draft("RGB", (VALIDATION_SIZE, VALIDATION_SIZE))
             image.load()
     except (InvalidImage, ImageTooLarge):
         raise
@@ -119,13 +144,9 @@ def read_image(data: bytes) -> IntakeImage:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, EOFError) as exc:
         raise InvalidImage(_describe_decode_error(exc)) from None
 
-    if _swaps_axes(image):
+    orientation = _orientation(image)
+    if orientation in (5, 6, 7, 8):
         width, height = height, width
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    # Shrink before orienting and converting, so a large PNG is never copied at full size.
-    image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.LANCZOS)
-    pixels = _apply_orientation(image).convert("RGB")
     extension, content_type = _FORMATS[sniffed]
     return IntakeImage(
         data=data,
@@ -134,8 +155,19 @@ def read_image(data: bytes) -> IntakeImage:
         width=width,
         height=height,
         sha256=hashlib.sha256(data).hexdigest(),
-        pixels=pixels,
+        orientation=orientation,
+        mode=image.mode,
+        # JPEG pixels are decoded again at working size only if needed; others are at hand.
+        decoded=None if sniffed == "JPEG" else _to_working_pixels(image),
     )
+
+
+def _to_working_pixels(image: Image.Image) -> Image.Image:
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    # Shrink before orienting and converting, so a large PNG is never copied at full size.
+    image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.LANCZOS)
+    return _apply_orientation(image).convert("RGB")
 
 
 def _check_dimensions(image: Image.Image) -> None:
@@ -149,11 +181,12 @@ def _check_dimensions(image: Image.Image) -> None:
         )
 
 
-def _swaps_axes(image: Image.Image) -> bool:
+def _orientation(image: Image.Image) -> int:
     try:
-        return image.getexif().get(0x0112) in (5, 6, 7, 8)
+        value = image.getexif().get(0x0112, 1)
+        return value if value in range(1, 9) else 1
     except Exception:  # noqa: BLE001 - a broken EXIF block only loses orientation
-        return False
+        return 1
 
 
 def _apply_orientation(image: Image.Image) -> Image.Image:

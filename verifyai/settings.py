@@ -85,8 +85,6 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'verifyai.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -101,8 +99,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Per process, so concurrent test runs in one checkout never share a file.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-verifyai-{os.getpid()}.sqlite3")}
 else:
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint(
-        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    # A shared pool per process: hundreds of request threads waiting on models
+    # must not each hold a server connection (see verifications.engine.dispatch).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        connect_timeout=envint("DATABASE_CONNECT_TIMEOUT", 5, minimum=1),
+        pool={
+            "min_size": envint("DATABASE_POOL_MIN", 2, minimum=0),
+            "max_size": envint("DATABASE_POOL_MAX", 20, minimum=1),
+            "timeout": envfloat("DATABASE_POOL_TIMEOUT", 10.0),
+        },
     )
     DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME", "") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -119,7 +125,14 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Files, not process memory: the web server and the worker must share it
+    # (rate-limit counts, images handed to the worker).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
 
 # Rate-limit counts live in the default cache; if it is unreachable, serve rather than refuse.
 RATELIMIT_USE_CACHE = "default"
