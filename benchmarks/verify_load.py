@@ -157,7 +157,7 @@ async def _drive(
 def _cpu_seconds_by_group(processes: list[subprocess.Popen]) -> dict[str, float]:
     """CPU time used so far by each started process group (children included)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    names = {p.pid: n for p, n in zip(processes, ("model", "worker", "web"))}
+    names = {p.pid: n for p, n in zip(processes, ("model", "worker", "web"), strict=True)}
     totals = dict.fromkeys(names.values(), 0.0)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

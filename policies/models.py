@@ -15,7 +15,7 @@ POLICY_ID_VALIDATOR = RegexValidator(
 
 
 class PolicyQuerySet(models.QuerySet["Policy"]):
-    def visible_to(self, customer: Any) -> "PolicyQuerySet":
+    def visible_to(self, customer: Any) -> PolicyQuerySet:
         return self.filter(Q(customer__isnull=True) | Q(customer=customer))
 
 

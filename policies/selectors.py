@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from billing.models import Customer
 from django.db.models import F
 
+from billing.models import Customer
 from policies.models import Policy, PolicyQuerySet
 from verifyai.api.errors import NotFound
 

@@ -24,6 +24,16 @@ EDITABLE_FIELDS = (
 )
 
 
+def policy_defaults() -> dict[str, Any]:
+    """The value of every optional field of a customer policy when not given."""
+    return {
+        "description": "",
+        "categories": copy.deepcopy(DEFAULT_CATEGORIES),
+        "feedback_guidance": "",
+        "default_provider": "",
+    }
+
+
 def sync_builtin_policies() -> None:
     for spec in BUILTIN_POLICIES:
         fields = copy.deepcopy(spec)
@@ -45,8 +55,7 @@ def _check_not_builtin_id(policy_id: str) -> None:
 def create_policy(*, customer: Customer, data: dict[str, Any]) -> Policy:
     policy_id = data.get("policy_id") or f"pol_{random_token(12).lower()}"
     _check_not_builtin_id(policy_id)
-    fields = {name: data[name] for name in EDITABLE_FIELDS if name in data}
-    fields.setdefault("categories", copy.deepcopy(DEFAULT_CATEGORIES))
+    fields = {**policy_defaults(), **{name: data[name] for name in EDITABLE_FIELDS if name in data}}
     try:
         with transaction.atomic():
             return Policy.objects.create(customer=customer, policy_id=policy_id, **fields)

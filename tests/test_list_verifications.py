@@ -149,7 +149,9 @@ def test_a_non_boolean_is_compliant_is_refused(alice):
 
 
 def _around_the_tenth(customer) -> dict[str, Verification]:
-    at = lambda *a: dt.datetime(*a, tzinfo=dt.UTC)
+    def at(*parts: int) -> dt.datetime:
+        return dt.datetime(*parts, tzinfo=dt.UTC)
+
     return {
         "day_before": make_verification(customer, created_at=at(2026, 1, 9, 23, 59)),
         "morning": make_verification(customer, created_at=at(2026, 1, 10, 0, 0)),

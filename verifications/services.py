@@ -64,7 +64,7 @@ def _reserve(customer: Customer) -> None:
     limit = customer.subscription.plan.monthly_verification_limit
     if not reserve_usage(customer=customer, limit=limit):
         period_end = dt.datetime.combine(
-            next_period_start(current_period_start()), dt.time.min, tzinfo=dt.timezone.utc
+            next_period_start(current_period_start()), dt.time.min, tzinfo=dt.UTC
         )
         raise UsageLimitExceeded(
             "Monthly verification limit reached for your plan.",

@@ -41,9 +41,16 @@ app.conf.update(
     task_track_started=False,
     result_expires=3600,
     broker_connection_retry_on_startup=True,
+    beat_schedule={
+        "purge-expired-idempotency-keys": {
+            "task": "verifyai.purge_expired_idempotency_keys",
+            "schedule": 3600.0,
+        },
+    },
 )
 app.on_after_configure.connect(lambda **_: _embedded_broker_options(), weak=False)
 app.autodiscover_tasks()
+app.autodiscover_tasks(["verifyai"])
 
 
 @app.task(name="verifyai.ping")

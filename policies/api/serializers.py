@@ -8,7 +8,6 @@ from policies.models import POLICY_ID_VALIDATOR, Policy
 from verifications.engine.registry import PROVIDER_NAMES
 
 
-
 class CriterionSerializer(serializers.Serializer):
     id = serializers.RegexField(r"^[a-z0-9][a-z0-9_]{0,63}$")
     description = serializers.CharField(max_length=500)

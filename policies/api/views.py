@@ -6,7 +6,13 @@ from rest_framework.response import Response
 
 from policies.api.serializers import PolicySerializer
 from policies.selectors import get_policy, policies_for
-from policies.services import BuiltinPolicyReadOnly, create_policy, delete_policy, update_policy
+from policies.services import (
+    BuiltinPolicyReadOnly,
+    create_policy,
+    delete_policy,
+    policy_defaults,
+    update_policy,
+)
 from verifyai.api.views import ApiView, IdempotentCreateView
 
 
@@ -46,5 +52,8 @@ class PolicyDetailView(ApiView):
             raise BuiltinPolicyReadOnly()
         serializer = PolicySerializer(policy, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        policy = update_policy(policy=policy, data=serializer.validated_data)
+        data = dict(serializer.validated_data)
+        if not partial:
+            data = {**policy_defaults(), **data}  # PUT replaces the whole policy
+        policy = update_policy(policy=policy, data=data)
         return Response(PolicySerializer(policy).data)

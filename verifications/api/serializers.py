@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from verifications.engine.registry import PROVIDER_NAMES
@@ -17,6 +18,13 @@ from verifications.storage import image_url
 MAX_METADATA_BYTES = 16 * 1024
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "binary",
+        "description": "A file upload (multipart), or raw base64 or a data URL (JSON).",
+    }
+)
 class ImageField(serializers.Field):
     """An uploaded file, raw base64, or a base64 data URL; yields the bytes."""
 
@@ -33,6 +41,7 @@ class ImageField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
 class MetadataField(serializers.Field):
     """A JSON object, or (in multipart forms) a string holding one."""
 
@@ -103,10 +112,10 @@ def _parse_instant(name: str, raw: str, *, end: bool) -> dt.datetime:
     if day is not None:
         if end:
             day += dt.timedelta(days=1)  # an end date includes that whole day
-        return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+        return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
     if moment is None:
         raise invalid
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class VerificationListQuerySerializer(serializers.Serializer):

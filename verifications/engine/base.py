@@ -92,7 +92,7 @@ class EvaluationError(Exception):
         self.transient = transient
         self.attempts: list[dict[str, Any]] = []
 
-    def with_attempts(self, attempts: list[dict[str, Any]]) -> "EvaluationError":
+    def with_attempts(self, attempts: list[dict[str, Any]]) -> EvaluationError:
         self.attempts = list(attempts)
         return self
 
@@ -105,7 +105,7 @@ class EvaluationError(Exception):
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EvaluationError":
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationError:
         error = cls(data["code"], data["message"], transient=data.get("transient", False))
         return error.with_attempts(data.get("attempts", []))
 

@@ -81,7 +81,7 @@ def evaluate(
         cache.set(image_key, image.data, timeout=int(deadline - time.time()) + 30)
         # A task still queued at the deadline is dropped by the worker, not run late.
         async_result = evaluate_image.apply_async(
-            args=[payload], expires=dt.datetime.fromtimestamp(deadline, tz=dt.timezone.utc)
+            args=[payload], expires=dt.datetime.fromtimestamp(deadline, tz=dt.UTC)
         )
     except Exception as exc:  # noqa: BLE001 - broker or cache down: the queue is unusable
         raise EvaluationError("queue_unavailable", "The inference queue is unreachable.") from exc

@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from verifyai.api.errors import BadRequest
 
+
 class InvalidCursor(BadRequest):
     code, message = "invalid_cursor", "The cursor is not one this API returned."
 
@@ -54,7 +55,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str | None]:
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def paginate(queryset: QuerySet, *, cursor: str | None, limit: int) -> Page:
