@@ -59,17 +59,19 @@ def fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
-def _claim(request: Request, route: str, key: str, print_: str) -> IdempotencyRecord | None:
-    """Create the record, or return the existing live one for this key."""
+def _claim(
+    request: Request, route: str, key: str, print_: str
+) -> tuple[IdempotencyRecord, bool]:
+    """Our new record and True, or the existing live record for this key and False."""
     now = timezone.now()
     for _ in range(3):
         try:
             with transaction.atomic():
-                IdempotencyRecord.objects.create(
+                record = IdempotencyRecord.objects.create(
                     customer=request.user, route=route, key=key, fingerprint=print_,
                     request_id=request._request.request_id,
                 )
-            return None
+            return record, True
         except IntegrityError:
             existing = IdempotencyRecord.objects.filter(
                 customer=request.user, route=route, key=key
@@ -81,7 +83,7 @@ def _claim(request: Request, route: str, key: str, print_: str) -> IdempotencyRe
             if expired or abandoned:
                 IdempotencyRecord.objects.filter(pk=existing.pk).delete()
                 continue
-            return existing
+            return existing, False
     raise IdempotencyInFlight()
 
 
@@ -103,13 +105,13 @@ def run_idempotently(
         raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
 
     print_ = fingerprint(request)
-    existing = _claim(request, route, key, print_)
-    if existing is not None:
-        if existing.response_status is None:
+    record, created = _claim(request, route, key, print_)
+    if not created:
+        if record.response_status is None:
             raise IdempotencyInFlight()
-        if existing.fingerprint != print_:
+        if record.fingerprint != print_:
             raise IdempotencyKeyReused()
-        return _replay(existing)
+        return _replay(record)
 
     saved = False
     try:
@@ -118,14 +120,14 @@ def run_idempotently(
         except Exception as exc:  # noqa: BLE001 - rendered by DRF's handler, then saved or not
             response = on_error(exc)
         if response.status_code < 400 or response.status_code >= 500:
-            IdempotencyRecord.objects.filter(
-                customer=request.user, route=route, key=key
-            ).update(response_status=response.status_code, response_body=response.data)
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                response_status=response.status_code, response_body=response.data
+            )
             saved = True
         return response
     finally:
         if not saved:
-            IdempotencyRecord.objects.filter(customer=request.user, route=route, key=key).delete()
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
 
 
 def purge_expired() -> int:
