@@ -204,6 +204,11 @@ def gunicorn_port(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "VERIFYAI_DATA_DIR": str(tmp_path_factory.mktemp("gunicorn-data"))}
     env.pop("DATABASE_URL", None)
+    # A migrated database, so requests that get past the body checks are answered normally.
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=REPO, env=env, check=True, capture_output=True,
+    )
     process = subprocess.Popen(
         [
             sys.executable,
@@ -264,3 +269,28 @@ def test_the_django_dev_server_refuses_an_oversized_upload_with_400(live_server)
     status, body = _status_and_body(raw)
     assert status == 400
     assert json.loads(body)["code"] == "image_too_large"
+
+
+def test_a_wrong_key_with_a_large_upload_gets_a_readable_401_not_a_broken_pipe(gunicorn_port):
+    """The 401 is decided before the body is read; the body is still drained so
+    a client that sends it all before reading (fetch, requests) sees our error."""
+    import http.client
+
+    boundary = "verifyai-test-boundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.jpg\"\r\n"
+        f"Content-Type: image/jpeg\r\n\r\n"
+    ).encode() + jpeg_of_size(4 * MB) + f"\r\n--{boundary}--\r\n".encode()
+    connection = http.client.HTTPConnection("127.0.0.1", gunicorn_port, timeout=10)
+    connection.request(
+        "POST",
+        "/api/v1/verify",
+        body=body,
+        headers={
+            "X-API-Key": "vai_thisisnotarealkeythisisnotarealkey",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    response = connection.getresponse()
+    assert response.status == 401
+    assert json.loads(response.read())["code"] == "invalid_api_key"

@@ -26,7 +26,10 @@ class RequestContextMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         set_request_context(request_id)
 
-        response = self._refuse_oversized(request) or self.get_response(request)
+        refusal = self._refuse_oversized(request)
+        response = refusal or self.get_response(request)
+        if refusal is None:
+            self._drain_unread_body(request)
 
         # A replayed idempotent response keeps the id of the request that made it.
         if "X-Request-Id" not in response:
@@ -35,6 +38,22 @@ class RequestContextMiddleware:
         if timing:
             response["Server-Timing"] = timing
         return response
+
+    @staticmethod
+    def _drain_unread_body(request: HttpRequest) -> None:
+        """Read what an early answer (401, 403, 429...) left unread.
+
+        Otherwise the server closes the socket while the client is still sending,
+        and clients such as fetch() report a broken pipe instead of our error.
+        The body is already known to be within the cap.
+        """
+        if getattr(request, "_read_started", False):
+            return
+        try:
+            while request.read(64 * 1024):
+                pass
+        except OSError:
+            pass  # the client went away; nothing to answer
 
     @staticmethod
     def _refuse_oversized(request: HttpRequest) -> HttpResponse | None:
