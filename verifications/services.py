@@ -31,6 +31,7 @@ from verifications.models import Verification, new_verification_id
 from verifications.storage import store_image
 from verifyai.api.context import timed
 from verifyai.api.errors import NotFound, UnknownPolicy, UsageLimitExceeded, VerificationFailed
+from webhooks.services import queue_verification_completed
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,8 @@ def verify_image(
             verification.save(force_insert=True)
             if evaluation is None:
                 release_usage(customer=customer)
+            # Deliveries are recorded with the verification and sent once it commits.
+            queue_verification_completed(verification=verification)
 
     if evaluation is None:
         raise VerificationFailed(verification_id=verification.id)

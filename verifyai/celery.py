@@ -46,6 +46,11 @@ app.conf.update(
             "task": "verifyai.purge_expired_idempotency_keys",
             "schedule": 3600.0,
         },
+        # Deliveries are sent at once; this picks up retries and anything a lost task dropped.
+        "deliver-due-webhooks": {
+            "task": "webhooks.deliver_due",
+            "schedule": 30.0,
+        },
     },
 )
 app.on_after_configure.connect(lambda **_: _embedded_broker_options(), weak=False)

@@ -199,6 +199,24 @@ VERIFYAI_OPENAI_MODEL = env("VERIFYAI_OPENAI_MODEL", "gpt-5.4-mini")
 VERIFYAI_ANTHROPIC_MODEL = env("VERIFYAI_ANTHROPIC_MODEL", "claude-haiku-5-5")
 VERIFYAI_GEMINI_MODEL = env("VERIFYAI_GEMINI_MODEL", "gemini-3.8-flash")
 
+# --- Webhooks ----------------------------------------------------------------
+# Absolute URLs in payloads (image_url) are built on this; a task has no request.
+VERIFYAI_PUBLIC_BASE_URL = env("VERIFYAI_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Seconds to wait after each failed attempt: the spec's 1, 5 and 30 minutes.
+VERIFYAI_WEBHOOK_RETRY_SCHEDULE = [
+    int(value) for value in envlist("VERIFYAI_WEBHOOK_RETRY_SCHEDULE", ["60", "300", "1800"])
+]
+# A delivery succeeds on a 2xx answered within this many seconds.
+VERIFYAI_WEBHOOK_TIMEOUT_SECONDS = envfloat("VERIFYAI_WEBHOOK_TIMEOUT_SECONDS", 5.0)
+# How long a worker holds a delivery; a crashed worker's lease expires after this.
+VERIFYAI_WEBHOOK_LEASE_SECONDS = envint("VERIFYAI_WEBHOOK_LEASE_SECONDS", 60, minimum=10)
+# After a rotation the previous secret keeps signing (a second v1=) this long.
+VERIFYAI_WEBHOOK_ROTATION_OVERLAP_SECONDS = envint(
+    "VERIFYAI_WEBHOOK_ROTATION_OVERLAP_SECONDS", 24 * 3600, minimum=0
+)
+# Lifts the SSRF address check (loopback, private, link-local, metadata targets).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
+
 # --- Django REST framework ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["verifyai.api.authentication.ApiKeyAuthentication"],
