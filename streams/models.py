@@ -1,1 +1,74 @@
-"""Arrives with its own issue; the app exists so the layout is stable."""
+"""Streams: registered cameras that post frames, and their short-lived pairing codes."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Stream(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ARCHIVED = "archived"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey("billing.Customer", on_delete=models.CASCADE, related_name="streams")
+    site_id = models.CharField(max_length=64, blank=True, help_text="Optional site reference.")
+    name = models.CharField(max_length=200)
+    location = models.CharField(max_length=300, blank=True)
+    asset_type = models.CharField(max_length=64, blank=True)
+    region = models.CharField(max_length=64, blank=True)
+    expected_throughput = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Frames per minute expected, for capacity planning."
+    )
+    # SET_NULL, not PROTECT: deleting a policy must not fail; frames then answer 400 unknown_policy.
+    policy = models.ForeignKey(
+        "policies.Policy", null=True, on_delete=models.SET_NULL, related_name="streams"
+    )
+    # bcrypt hash of the stream token; null until paired. The plaintext is shown once.
+    token_hash = models.CharField(max_length=100, null=True, blank=True, editable=False)
+    # Bumped on every (re-)pairing: cached token proofs carry it, so old ones die at once.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    group_id = models.CharField(
+        max_length=64, blank=True, help_text="Cameras sharing a group are correlated (v2)."
+    )
+    last_frame_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at", "-id"], name="stream_page")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_paired(self) -> bool:
+        return self.token_hash is not None
+
+
+class PairingCode(models.Model):
+    """A single-use code that exchanges for the stream token; only a keyed hash is kept."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="pairing_codes")
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["stream"], condition=Q(consumed_at__isnull=True), name="pairing_code_live"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"pairing code for {self.stream_id}"

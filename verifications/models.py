@@ -50,6 +50,10 @@ class Verification(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     request_id = models.CharField(max_length=128, blank=True)
+    # Set for frames posted to a stream; null for /verify.
+    stream = models.ForeignKey(
+        "streams.Stream", null=True, blank=True, on_delete=models.SET_NULL, related_name="verifications"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -23,6 +23,7 @@ from billing.services import (
 )
 from policies.models import Policy
 from policies.selectors import get_policy
+from streams.models import Stream
 from verifications.engine import dispatch
 from verifications.engine.base import Evaluation, EvaluationError, PolicySpec
 from verifications.engine.registry import default_provider_name, get_provider
@@ -90,6 +91,7 @@ def verify_image(
     provider: str | None,
     include_image_data: bool = False,
     request_id: str = "",
+    stream: Stream | None = None,
 ) -> VerifyResult:
     """Judge ``image`` against the customer's ``policy_id`` and record the outcome.
 
@@ -116,6 +118,7 @@ def verify_image(
         provider=provider_impl.name,
         evaluation_source=provider_impl.evaluation_source,
         request_id=request_id,
+        stream=stream,
     )
     started = time.perf_counter()
     deadline = time.time() + settings.VERIFYAI_VERIFY_DEADLINE_SECONDS

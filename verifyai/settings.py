@@ -217,6 +217,14 @@ VERIFYAI_WEBHOOK_ROTATION_OVERLAP_SECONDS = envint(
 # Lifts the SSRF address check (loopback, private, link-local, metadata targets).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
 
+# --- Streams -----------------------------------------------------------------
+# bcrypt cost of stream tokens (checked once per token, then a cached proof); 4 under tests.
+VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS = envint(
+    "VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS", 4 if TESTING else 12, minimum=4
+)
+# Pairing attempts per client address (django-ratelimit rate, counted in the shared cache).
+VERIFYAI_STREAM_PAIR_RATE = env("VERIFYAI_STREAM_PAIR_RATE", "10/m")
+
 # --- Django REST framework ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["verifyai.api.authentication.ApiKeyAuthentication"],

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("verifications.api.urls")),
     path("", include("policies.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("streams.api.urls")),
     path("", include("webhooks.api.urls")),
 ]
 

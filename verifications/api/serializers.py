@@ -91,6 +91,12 @@ class VerificationSerializer(serializers.ModelSerializer):
             "evaluation_source",
         ]
 
+    def to_representation(self, verification: Verification) -> dict[str, Any]:
+        body = super().to_representation(verification)
+        if verification.stream_id is not None:  # frames name their stream; /verify bodies are unchanged
+            body["stream_id"] = str(verification.stream_id)
+        return body
+
     def get_category(self, verification: Verification) -> str | None:
         return verification.category or None
 

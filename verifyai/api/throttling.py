@@ -1,4 +1,4 @@
-"""Per-key rate limits from the customer's plan, counted by django-ratelimit.
+"""Per-credential (API key or stream) rate limits from the customer's plan, counted by django-ratelimit.
 
 Counts live in the default cache, which is Redis in production, so every web
 process shares one count. Two fixed windows apply: per minute and per hour.
@@ -12,8 +12,6 @@ from typing import Any
 from django_ratelimit.core import get_usage
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
-
-from billing.models import ApiKey
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,10 @@ class PlanRateThrottle(BaseThrottle):
     """Refuses a request once either window of the plan is used up."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        api_key = request.auth
-        if not isinstance(api_key, ApiKey):
+        if request.auth is None:
             return True
-        plan = api_key.customer.subscription.plan
+        # The credential is an API key or a stream (frames); either way the customer's plan applies.
+        plan = request.user.subscription.plan
         windows = [
             _usage(request, group="api-minute", rate=f"{plan.requests_per_minute}/m"),
             _usage(request, group="api-hour", rate=f"{plan.requests_per_hour}/h"),

@@ -1,0 +1,219 @@
+"""The Streams API: customers manage streams with their API key; kiosks pair with a
+code (no key) and post frames with their stream token (no key)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import qrcode
+from django.conf import settings
+from django.http import HttpResponse
+from django_ratelimit.core import get_usage
+from rest_framework import authentication, permissions, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing.models import Subscription
+from streams.api.serializers import (
+    FrameRequestSerializer,
+    PairRequestSerializer,
+    StreamSerializer,
+    pairing_body,
+)
+from streams.models import PairingCode, Stream
+from streams.selectors import get_stream, streams_for
+from streams.services import (
+    authenticate_frame,
+    create_stream,
+    exchange_code,
+    hash_code,
+    issue_pairing_code,
+    qr_payload,
+    set_status,
+    touch_stream,
+    update_stream,
+)
+from verifications.api.serializers import VerificationSerializer
+from verifications.images import read_image
+from verifications.services import verify_image
+from verifyai.api.context import timed
+from verifyai.api.errors import ApiError, NotFound, UnknownPolicy
+from verifyai.api.pagination import paginate
+from verifyai.api.permissions import NoActiveSubscription
+from verifyai.api.views import ApiView, IdempotentCreateView
+
+
+class PairRateLimited(ApiError):
+    status, code = 429, "rate_limited"
+    message = "Too many pairing attempts from this address. Retry later."
+
+
+# --- Customer API (API key) -----------------------------------------------------
+
+
+class StreamListView(IdempotentCreateView):
+    serializer_class = StreamSerializer
+
+    def get(self, request: Request) -> Response:
+        try:
+            limit = min(100, max(1, int(request.query_params.get("limit", 50))))
+        except ValueError:
+            limit = 50
+        page = paginate(
+            streams_for(request.user), cursor=request.query_params.get("cursor") or None, limit=limit
+        )
+        data = StreamSerializer(page.items, many=True).data
+        return Response({"data": data, "has_more": page.has_more, "next_cursor": page.next_cursor})
+
+    def create(self, request: Request) -> Response:
+        serializer = StreamSerializer(data=request.data, context={"customer": request.user})
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        stream, issued = create_stream(
+            customer=request.user, policy=fields.pop("policy"), name=fields.pop("name"), **fields
+        )
+        body = StreamSerializer(stream).data
+        body["pairing"] = pairing_body(issued, request, stream)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class StreamDetailView(ApiView):
+    serializer_class = StreamSerializer
+
+    def get(self, request: Request, stream_id: str) -> Response:
+        return Response(StreamSerializer(get_stream(request.user, stream_id)).data)
+
+    def patch(self, request: Request, stream_id: str) -> Response:
+        stream = get_stream(request.user, stream_id)
+        serializer = StreamSerializer(
+            stream, data=request.data, partial=True, context={"customer": request.user}
+        )
+        serializer.is_valid(raise_exception=True)
+        stream = update_stream(stream=stream, data=dict(serializer.validated_data))
+        return Response(StreamSerializer(stream).data)
+
+
+class StreamStatusView(ApiView):
+    """POST /streams/{id}/pause, /resume, /archive."""
+
+    target: str = ""
+
+    def post(self, request: Request, stream_id: str) -> Response:
+        stream = set_status(stream=get_stream(request.user, stream_id), status=self.target)
+        return Response(StreamSerializer(stream).data)
+
+
+class PairingCodeView(ApiView):
+    """POST /streams/{id}/pairing-code: a new code; any earlier one stops working."""
+
+    def post(self, request: Request, stream_id: str) -> Response:
+        stream = get_stream(request.user, stream_id)
+        issued = issue_pairing_code(stream=stream)
+        return Response(pairing_body(issued, request, stream), status=status.HTTP_201_CREATED)
+
+
+class PairingQrView(ApiView):
+    """GET /streams/{id}/pairing-code.png?code=...: the QR a kiosk scans, for the owner only."""
+
+    def get(self, request: Request, stream_id: str) -> HttpResponse:
+        stream = get_stream(request.user, stream_id)
+        code = request.query_params.get("code", "")
+        # Only a code of this stream that is still usable is drawn, never arbitrary text.
+        live = PairingCode.objects.filter(
+            stream=stream, code_hash=hash_code(code), consumed_at__isnull=True
+        ).exists()
+        if not code or not live:
+            raise NotFound("No live pairing code like that for this stream.")
+        response = HttpResponse(qr_png(code), content_type="image/png")
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def qr_png(code: str) -> bytes:
+    image = qrcode.make(qr_payload(code), box_size=8, border=4)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue()
+
+
+# --- Kiosk API (pairing code, then stream token) ---------------------------------
+
+
+class PairView(ApiView):
+    """POST /streams/pair {"code"}: no API key; limited per client address."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes: list[Any] = []
+
+    def post(self, request: Request) -> Response:
+        usage = get_usage(
+            request, group="stream-pair", key="ip", rate=settings.VERIFYAI_STREAM_PAIR_RATE,
+            increment=True,
+        )
+        if usage is not None and usage["should_limit"]:
+            raise PairRateLimited(retry_after=max(1, usage["time_left"]))
+        payload = PairRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        pairing = exchange_code(code=payload.validated_data["code"])
+        stream = pairing.stream
+        return Response(
+            {
+                "stream_id": str(stream.pk),
+                "stream_token": pairing.token,
+                "policy_id": stream.policy.policy_id if stream.policy else None,
+            }
+        )
+
+
+class StreamTokenAuthentication(authentication.BaseAuthentication):
+    """X-Stream-Token for the stream in the URL; the principal is the stream's customer."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Stream]:
+        stream_id = request.parser_context["kwargs"]["stream_id"]
+        with timed("auth"):
+            stream = authenticate_frame(
+                stream_id=stream_id, token=request.META.get("HTTP_X_STREAM_TOKEN")
+            )
+        return stream.customer, stream
+
+
+class StreamCustomerSubscribed(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        try:
+            subscription = request.user.subscription
+        except Subscription.DoesNotExist:
+            subscription = None
+        if subscription is None or not subscription.is_active:
+            raise NoActiveSubscription(upgrade_url=settings.VERIFYAI_UPGRADE_URL)
+        return True
+
+
+class FrameView(ApiView):
+    """POST /streams/{id}/frame: one frame, judged like /verify, billed to the stream's owner."""
+
+    authentication_classes = [StreamTokenAuthentication]
+    permission_classes = [StreamCustomerSubscribed]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request: Request, stream_id: str) -> Response:
+        stream: Stream = request.auth
+        with timed("parse"):
+            payload = FrameRequestSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            image = read_image(payload.validated_data["frame"])
+        if stream.policy is None:
+            raise UnknownPolicy("This stream has no policy; set one with PATCH /streams/{id}.")
+        result = verify_image(
+            customer=stream.customer,
+            image=image,
+            policy_id=stream.policy.policy_id,
+            metadata={},
+            provider=None,
+            request_id=request.request_id,
+            stream=stream,
+        )
+        touch_stream(stream)
+        return Response(VerificationSerializer(result.verification, context={"request": request}).data)

@@ -1,0 +1,280 @@
+"""Writes for streams: creation, pairing codes, the code-for-token exchange, states,
+and the frame-path token check. Keyword-only, each write in a transaction.
+
+Secrets at rest: stream tokens are stored as bcrypt hashes (the spec requires it);
+pairing codes as HMAC-SHA256 keyed with SECRET_KEY, which is enough for a code that
+lives 10 minutes and can be tried only a few times, and lets the exchange be one
+indexed lookup. Neither is ever logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import bcrypt
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing.models import Customer
+from policies.models import Policy
+from streams.models import PairingCode, Stream
+from streams.selectors import stream_for_frame
+from verifyai.api.errors import ApiError, NotFound
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "vai_strm_"
+# RFC 8628 section 6.1: consonants only (no vowels, so no words), no look-alikes.
+CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+CODE_LENGTH = 8  # 20**8 = 2.6e10 codes
+CODE_TTL = dt.timedelta(minutes=10)
+MAX_CODE_ATTEMPTS = 5
+PROOF_TTL_SECONDS = 300
+LAST_FRAME_RESOLUTION = dt.timedelta(seconds=1)
+
+
+class PairingCodeUnknown(NotFound):
+    code, message = "pairing_code_not_found", "Unknown pairing code."
+
+
+class PairingCodeGone(ApiError):
+    status, code, message = 410, "pairing_code_expired", "This pairing code has expired."
+
+
+class PairingCodeUsed(PairingCodeGone):
+    code, message = "pairing_code_used", "This pairing code has already been used."
+
+
+class StreamNotFound(NotFound):
+    code, message = "stream_not_found", "No such stream."
+
+
+class InvalidStreamToken(ApiError):
+    status, code = 401, "invalid_stream_token"
+    message = "Missing or invalid stream token: send it in the X-Stream-Token header."
+
+
+class StreamPaused(ApiError):
+    status, code, message = 409, "stream_paused", "This stream is paused."
+
+
+class StreamArchived(ApiError):
+    status, code, message = 410, "stream_archived", "This stream is archived."
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    pairing_code: PairingCode
+    code: str  # the plaintext, e.g. "BCDF-GHJK"; shown once
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        return self.pairing_code.expires_at
+
+
+@dataclass(frozen=True)
+class Pairing:
+    stream: Stream
+    token: str  # the plaintext; returned once
+
+
+# --- Pairing codes ------------------------------------------------------------
+
+
+def normalize_code(raw: str) -> str:
+    """What a person typed, as stored: upper case, no dashes or spaces."""
+    return "".join(ch for ch in raw.upper() if ch not in "- \t")
+
+
+def format_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+def hash_code(code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, b"pairing:" + normalize_code(code).encode(), hashlib.sha256).hexdigest()
+
+
+def qr_payload(code: str) -> str:
+    """What the QR carries: the code and where to exchange it, so a kiosk needs no setup."""
+    api = settings.VERIFYAI_PUBLIC_BASE_URL.rstrip("/") + "/api/v1"
+    return json.dumps({"code": code, "api": api}, separators=(",", ":"))
+
+
+@transaction.atomic
+def issue_pairing_code(*, stream: Stream) -> IssuedCode:
+    """A fresh code for ``stream``; any code still outstanding stops working."""
+    if stream.status == Stream.Status.ARCHIVED:
+        raise StreamArchived()
+    now = timezone.now()
+    PairingCode.objects.filter(stream=stream, consumed_at__isnull=True).update(
+        expires_at=now
+    )
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    pairing_code = PairingCode.objects.create(
+        stream=stream, code_hash=hash_code(code), expires_at=now + CODE_TTL
+    )
+    return IssuedCode(pairing_code=pairing_code, code=format_code(code))
+
+
+def exchange_code(*, code: str) -> Pairing:
+    """Trade a pairing code for a new stream token. Exactly one caller wins a code."""
+    normalized = normalize_code(code)
+    if len(normalized) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in normalized):
+        raise PairingCodeUnknown()
+    pairing_code = (
+        PairingCode.objects.select_related("stream__policy")
+        .filter(code_hash=hash_code(normalized))
+        .first()
+    )
+    if pairing_code is None:
+        raise PairingCodeUnknown()
+    _refuse_unusable(pairing_code, timezone.now())
+
+    # The slow hash runs outside any transaction and before the claim.
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 9 + 43 = 52 bytes, under bcrypt's 72
+    token_hash = bcrypt.hashpw(
+        token.encode(), bcrypt.gensalt(rounds=settings.VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS)
+    ).decode()
+
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = PairingCode.objects.filter(
+            pk=pairing_code.pk,
+            consumed_at__isnull=True,
+            expires_at__gt=now,
+            attempts__lt=MAX_CODE_ATTEMPTS,
+        ).update(consumed_at=now, attempts=F("attempts") + 1)
+        if not claimed:
+            PairingCode.objects.filter(pk=pairing_code.pk).update(attempts=F("attempts") + 1)
+            pairing_code.refresh_from_db()
+            _refuse_unusable(pairing_code, now)
+            raise PairingCodeUsed()  # lost a race that left no other trace
+        Stream.objects.filter(pk=pairing_code.stream_id).update(
+            token_hash=token_hash, token_version=F("token_version") + 1, updated_at=now
+        )
+    stream = pairing_code.stream
+    stream.refresh_from_db()
+    return Pairing(stream=stream, token=token)
+
+
+def _refuse_unusable(pairing_code: PairingCode, now: dt.datetime) -> None:
+    if pairing_code.consumed_at is not None:
+        raise PairingCodeUsed()
+    if pairing_code.expires_at <= now or pairing_code.attempts >= MAX_CODE_ATTEMPTS:
+        raise PairingCodeGone()
+    if pairing_code.stream.status == Stream.Status.ARCHIVED:
+        raise StreamArchived()
+
+
+# --- Streams ------------------------------------------------------------------
+
+EDITABLE_FIELDS = (
+    "name", "site_id", "location", "asset_type", "region", "expected_throughput", "group_id", "policy",
+)
+
+
+@transaction.atomic
+def create_stream(*, customer: Customer, policy: Policy, name: str, **fields: Any) -> tuple[Stream, IssuedCode]:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown stream fields: {sorted(unknown)}")
+    stream = Stream.objects.create(customer=customer, policy=policy, name=name, **fields)
+    return stream, issue_pairing_code(stream=stream)
+
+
+@transaction.atomic
+def update_stream(*, stream: Stream, data: dict[str, Any]) -> Stream:
+    for name, value in data.items():
+        if name not in EDITABLE_FIELDS:
+            raise TypeError(f"not an editable stream field: {name}")
+        setattr(stream, name, value)
+    stream.save()
+    return stream
+
+
+def set_status(*, stream: Stream, status: str) -> Stream:
+    """Pause, resume or archive. Frames re-read the status on every request,
+    so the change holds in every process from the next frame on."""
+    if stream.status == Stream.Status.ARCHIVED and status != Stream.Status.ARCHIVED:
+        raise StreamArchived("An archived stream cannot be resumed or paused; create a new one.")
+    stream.status = status
+    stream.save(update_fields=["status", "updated_at"])
+    if status == Stream.Status.ARCHIVED:
+        # Nothing left to pair with.
+        PairingCode.objects.filter(stream=stream, consumed_at__isnull=True).update(
+            expires_at=timezone.now()
+        )
+    return stream
+
+
+# --- Frames -------------------------------------------------------------------
+
+
+def _proof_key(stream: Stream, token: str) -> str:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return f"streams:proof:{stream.pk}:{stream.token_version}:{digest}"
+
+
+def _token_matches(stream: Stream, token: str) -> bool:
+    """bcrypt once, then a short-lived proof in the shared cache.
+
+    The proof's key names the stream, its token version and a SHA-256 of the
+    token (never the token). Re-pairing bumps the version, so every process
+    stops honouring the old proof on its next frame.
+    """
+    key = _proof_key(stream, token)
+    try:
+        if cache.get(key):
+            return True
+    except Exception:  # noqa: BLE001 - a cache outage costs speed, never correctness
+        logger.warning("Stream token cache unavailable; checking with bcrypt")
+    assert stream.token_hash is not None
+    if not bcrypt.checkpw(token.encode(), stream.token_hash.encode()):
+        return False
+    try:
+        cache.set(key, 1, timeout=PROOF_TTL_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("Stream token cache unavailable; proof not kept")
+    return True
+
+
+def authenticate_frame(*, stream_id: str, token: str | None) -> Stream:
+    """The stream a frame may be posted to, in the order of decision 9:
+    unknown 404, bad token 401, paused 409, archived 410."""
+    stream = stream_for_frame(stream_id)
+    if stream is None:
+        raise StreamNotFound()
+    token = (token or "").strip()
+    well_formed = token.startswith(TOKEN_PREFIX) and len(token.encode()) <= 72
+    if not well_formed or stream.token_hash is None or not _token_matches(stream, token):
+        raise InvalidStreamToken()
+    if stream.status == Stream.Status.PAUSED:
+        raise StreamPaused()
+    if stream.status == Stream.Status.ARCHIVED:
+        raise StreamArchived()
+    return stream
+
+
+def touch_stream(stream: Stream) -> None:
+    """Record a frame at one-second resolution; best-effort, never fails the frame."""
+    now = timezone.now()
+    if stream.last_frame_at and now - stream.last_frame_at < LAST_FRAME_RESOLUTION:
+        return
+    try:
+        Stream.objects.filter(pk=stream.pk).filter(
+            Q(last_frame_at__isnull=True) | Q(last_frame_at__lt=now - LAST_FRAME_RESOLUTION)
+        ).update(last_frame_at=now)
+        stream.last_frame_at = now
+    except DatabaseError:
+        logger.warning("Could not record last_frame_at for stream %s", stream.pk)

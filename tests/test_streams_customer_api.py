@@ -1,0 +1,127 @@
+"""/api/v1/streams: customers manage their own streams; others' are 404."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from streams.models import Stream
+from tests.streams_support import assert_error, create_stream, pair
+
+
+def test_create_answers_the_stream_and_a_pairing_code(alice):
+    body = create_stream(alice, location="Bay 4", region="eu", expected_throughput=60, group_id="gate-1")
+    assert body["name"] == "Hub-East gate camera"
+    assert body["policy_id"] == "scooter_parking"
+    assert body["status"] == "active"
+    assert body["paired"] is False
+    assert body["location"] == "Bay 4" and body["group_id"] == "gate-1"
+    assert body["expected_throughput"] == 60
+    assert set(body["pairing"]) == {"code", "expires_at", "qr_url"}
+    assert body["pairing"]["qr_url"].startswith(f"http://testserver/api/v1/streams/{body['id']}/pairing-code.png")
+
+
+def test_create_needs_a_name_and_a_visible_policy(alice, bob):
+    assert_error(alice.client.post("/api/v1/streams", {"policy_id": "scooter_parking"}, format="json"),
+                 400, "invalid_request")
+    assert_error(alice.client.post("/api/v1/streams", {"name": "x", "policy_id": "nope"}, format="json"),
+                 400, "unknown_policy")
+    bob.client.post("/api/v1/policies", {"policy_id": "bobs_policy", "name": "Bob's",
+                                         "criteria": ["x"]}, format="json")
+    assert_error(alice.client.post("/api/v1/streams", {"name": "x", "policy_id": "bobs_policy"},
+                                   format="json"), 400, "unknown_policy")
+
+
+def test_create_needs_an_api_key(anonymous, db):
+    response = anonymous.post("/api/v1/streams", {"name": "x", "policy_id": "scooter_parking"}, format="json")
+    assert_error(response, 401, "missing_api_key")
+
+
+def test_list_get_and_patch(alice):
+    first = create_stream(alice, name="One")
+    create_stream(alice, name="Two")
+    listing = alice.client.get("/api/v1/streams").json()
+    assert [s["name"] for s in listing["data"]] == ["Two", "One"]
+    assert listing["has_more"] is False
+    assert all("pairing" not in s for s in listing["data"])
+
+    assert alice.client.get(f"/api/v1/streams/{first['id']}").json()["name"] == "One"
+    patched = alice.client.patch(
+        f"/api/v1/streams/{first['id']}", {"name": "Gate", "policy_id": "bike_parking"}, format="json"
+    )
+    assert patched.status_code == 200, patched.json()
+    assert patched.json()["name"] == "Gate" and patched.json()["policy_id"] == "bike_parking"
+    assert patched.json()["status"] == "active"
+    # status changes only through the state endpoints
+    alice.client.patch(f"/api/v1/streams/{first['id']}", {"status": "archived"}, format="json")
+    assert Stream.objects.get(pk=first["id"]).status == "active"
+
+
+def test_paired_shows_after_pairing(alice):
+    created = create_stream(alice)
+    pair(created["pairing"]["code"])
+    assert alice.client.get(f"/api/v1/streams/{created['id']}").json()["paired"] is True
+
+
+@pytest.mark.parametrize(
+    "method, suffix",
+    [("get", ""), ("patch", ""), ("post", "/pause"), ("post", "/resume"), ("post", "/archive"),
+     ("post", "/pairing-code"), ("get", "/pairing-code.png?code=BCDF-GHJK")],
+)
+def test_another_customers_stream_is_404_everywhere(alice, bob, method, suffix):
+    created = create_stream(alice)
+    if suffix.startswith("/pairing-code.png"):
+        suffix = f"/pairing-code.png?code={created['pairing']['code']}"
+    response = getattr(bob.client, method)(f"/api/v1/streams/{created['id']}{suffix}", {}, format="json")
+    assert_error(response, 404, "not_found")
+    assert bob.client.get("/api/v1/streams").json()["data"] == []
+    assert Stream.objects.get(pk=created["id"]).status == "active"
+
+
+def test_the_qr_png_decodes_to_the_code_and_the_api_base(alice, settings):
+    created = create_stream(alice)
+    url = created["pairing"]["qr_url"].removeprefix("http://testserver")
+    response = alice.client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["Cache-Control"] == "no-store"
+
+    image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    payload = json.loads(text)
+    assert payload == {"code": created["pairing"]["code"], "api": "http://127.0.0.1:8000/api/v1"}
+
+
+def test_the_qr_is_drawn_only_for_a_live_code_of_that_stream(alice):
+    created = create_stream(alice)
+    other = create_stream(alice)
+    base = f"/api/v1/streams/{created['id']}/pairing-code.png"
+    assert alice.client.get(base).status_code == 404
+    assert alice.client.get(f"{base}?code={other['pairing']['code']}").status_code == 404
+    pair(created["pairing"]["code"])
+    assert alice.client.get(f"{base}?code={created['pairing']['code']}").status_code == 404
+
+
+def test_a_new_pairing_code_comes_with_its_qr(alice):
+    created = create_stream(alice)
+    response = alice.client.post(f"/api/v1/streams/{created['id']}/pairing-code")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["code"] != created["pairing"]["code"]
+    assert alice.client.get(body["qr_url"].removeprefix("http://testserver")).status_code == 200
+
+
+def test_archived_streams_get_no_new_codes(alice):
+    created = create_stream(alice)
+    alice.client.post(f"/api/v1/streams/{created['id']}/archive")
+    assert_error(alice.client.post(f"/api/v1/streams/{created['id']}/pairing-code"), 410, "stream_archived")
+
+
+def test_listing_costs_a_fixed_number_of_queries(alice, django_assert_max_num_queries):
+    for index in range(5):
+        create_stream(alice, name=f"cam {index}")
+    with django_assert_max_num_queries(3):
+        assert len(alice.client.get("/api/v1/streams").json()["data"]) == 5
