@@ -3,10 +3,8 @@ code (no key) and post frames with their stream token (no key)."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import qrcode
 from django.conf import settings
 from django.http import HttpResponse
 from django_ratelimit.core import get_usage
@@ -23,6 +21,7 @@ from streams.api.serializers import (
     pairing_body,
 )
 from streams.models import PairingCode, Stream
+from streams.qr import qr_png
 from streams.selectors import get_stream, streams_for
 from streams.services import (
     authenticate_frame,
@@ -30,7 +29,6 @@ from streams.services import (
     exchange_code,
     hash_code,
     issue_pairing_code,
-    qr_payload,
     set_status,
     touch_stream,
     update_stream,
@@ -129,13 +127,6 @@ class PairingQrView(ApiView):
         response = HttpResponse(qr_png(code), content_type="image/png")
         response["Cache-Control"] = "no-store"
         return response
-
-
-def qr_png(code: str) -> bytes:
-    image = qrcode.make(qr_payload(code), box_size=8, border=4)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return buffer.getvalue()
 
 
 # --- Kiosk API (pairing code, then stream token) ---------------------------------
