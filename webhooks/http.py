@@ -149,6 +149,8 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> H
         if duration > timeout * 1000:
             return HttpResult(response.status, duration, _text(excerpt), "Timed out.")
         return HttpResult(response.status, duration, _text(excerpt))
+    except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError subclass
+        return HttpResult(None, elapsed(), error=_error_text(exc))
     except urllib3.exceptions.TimeoutError:
         return HttpResult(None, elapsed(), error="Timed out.")
     except urllib3.exceptions.HTTPError as exc:
