@@ -203,13 +203,23 @@ VERIFYAI_GEMINI_MODEL = env("VERIFYAI_GEMINI_MODEL", "gemini-3.8-flash")
 # Absolute URLs in payloads (image_url) are built on this; a task has no request.
 VERIFYAI_PUBLIC_BASE_URL = env("VERIFYAI_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # Seconds to wait after each failed attempt: the spec's 1, 5 and 30 minutes.
-VERIFYAI_WEBHOOK_RETRY_SCHEDULE = [
-    int(value) for value in envlist("VERIFYAI_WEBHOOK_RETRY_SCHEDULE", ["60", "300", "1800"])
-]
+try:
+    VERIFYAI_WEBHOOK_RETRY_SCHEDULE = [
+        int(value) for value in envlist("VERIFYAI_WEBHOOK_RETRY_SCHEDULE", ["60", "300", "1800"])
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "VERIFYAI_WEBHOOK_RETRY_SCHEDULE must be seconds separated by commas, e.g. 60,300,1800"
+    ) from None
 # A delivery succeeds on a 2xx answered within this many seconds.
 VERIFYAI_WEBHOOK_TIMEOUT_SECONDS = envfloat("VERIFYAI_WEBHOOK_TIMEOUT_SECONDS", 5.0)
 # How long a worker holds a delivery; a crashed worker's lease expires after this.
-VERIFYAI_WEBHOOK_LEASE_SECONDS = envint("VERIFYAI_WEBHOOK_LEASE_SECONDS", 60, minimum=10)
+VERIFYAI_WEBHOOK_LEASE_SECONDS = envint("VERIFYAI_WEBHOOK_LEASE_SECONDS", 60, minimum=1)
+if VERIFYAI_WEBHOOK_LEASE_SECONDS <= VERIFYAI_WEBHOOK_TIMEOUT_SECONDS:
+    # Otherwise a second worker could send a delivery the first is still sending.
+    raise ImproperlyConfigured(
+        "VERIFYAI_WEBHOOK_LEASE_SECONDS must exceed VERIFYAI_WEBHOOK_TIMEOUT_SECONDS"
+    )
 # After a rotation the previous secret keeps signing (a second v1=) this long.
 VERIFYAI_WEBHOOK_ROTATION_OVERLAP_SECONDS = envint(
     "VERIFYAI_WEBHOOK_ROTATION_OVERLAP_SECONDS", 24 * 3600, minimum=0

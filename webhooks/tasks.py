@@ -12,7 +12,7 @@ def deliver(delivery_id: str) -> None:
     services.attempt_delivery(delivery_id=delivery_id)
 
 
-@shared_task(name="webhooks.deliver_due", soft_time_limit=60, time_limit=90, ignore_result=True)
+@shared_task(name="webhooks.deliver_due", soft_time_limit=60, time_limit=90)
 def deliver_due() -> int:
     """Run by beat: queue whatever is due. The lease makes a duplicate send impossible."""
     from django.utils import timezone
