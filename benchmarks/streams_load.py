@@ -1,0 +1,208 @@
+"""Load benchmark of the Streams API: many paired cameras posting one frame a second.
+
+Starts, on this machine, gunicorn (gthread) in the production shape against
+PostgreSQL and Redis (already running on 127.0.0.1; it creates and drops its own
+`verifyai_streams_bench` database and uses Redis db 12). Frames are judged by the
+embedded `local` provider, so this measures our own path: token check, image
+intake, evaluation, write. Creates N streams through the customer API, pairs each
+one with its code (bcrypt cost 12, as in production), then every stream posts one
+frame per second for the duration. Prints throughput, p50/p95/p99 latency (all
+frames, and after each stream's first frame) and the mean Server-Timing `auth`
+phase (the token check) for first frames (bcrypt) and later frames (cached proof).
+
+    .venv/bin/python -m benchmarks.streams_load [--streams 50] [--seconds 60]
+
+Only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+
+from benchmarks.verify_load import _percentile, _phases, _photo
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+WEB_PORT = 8396
+BASE = f"http://127.0.0.1:{WEB_PORT}/api/v1"
+
+
+def _env(data_dir: str, args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        env.pop(name, None)
+    env.update(
+        DATABASE_URL=args.database_url,
+        REDIS_URL=args.redis_url,
+        DJANGO_SECRET_KEY="benchmark-secret-key-not-for-production",
+        VERIFYAI_DATA_DIR=data_dir,
+        VERIFYAI_DEFAULT_PROVIDER="local",
+        VERIFYAI_STREAM_PAIR_RATE="100000/m",  # every kiosk here pairs from 127.0.0.1
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def _prepare(env: dict[str, str], args: argparse.Namespace) -> str:
+    import json
+
+    name = args.database_url.rsplit("/", 1)[1]
+    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    subprocess.run(["redis-cli", "-u", args.redis_url, "flushdb"], check=True, capture_output=True)
+    _run([PY, "manage.py", "migrate", "--noinput"], env)
+    _run([PY, "manage.py", "createplan", "bench", "--monthly-limit", "100000000",
+          "--per-minute", "1000000", "--per-hour", "100000000"], env)
+    out = _run([PY, "manage.py", "createcustomer", "--name", "Bench", "--plan", "bench", "--json"], env)
+    return json.loads(out)["api_key"]
+
+
+def _wait_ready(timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx2.get(f"{BASE}/health", timeout=2).status_code in (200, 503):
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the web server did not start; see web.log in the data dir")
+
+
+async def _pair_streams(api_key: str, count: int) -> list[tuple[str, str]]:
+    async with httpx2.AsyncClient(timeout=60) as client:
+        semaphore = asyncio.Semaphore(8)
+
+        async def one(index: int) -> tuple[str, str]:
+            async with semaphore:
+                created = await client.post(
+                    f"{BASE}/streams", headers={"X-API-Key": api_key},
+                    json={"name": f"bench cam {index}", "policy_id": "scooter_parking"},
+                )
+                created.raise_for_status()
+                paired = await client.post(
+                    f"{BASE}/streams/pair", json={"code": created.json()["pairing"]["code"]}
+                )
+                paired.raise_for_status()
+                return paired.json()["stream_id"], paired.json()["stream_token"]
+
+        return await asyncio.gather(*(one(i) for i in range(count)))
+
+
+async def _drive(streams: list[tuple[str, str]], photo: bytes, seconds: float) -> list[dict]:
+    samples: list[dict] = []
+    limits = httpx2.Limits(max_connections=len(streams), max_keepalive_connections=len(streams))
+    async with httpx2.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def camera(stream_id: str, token: str) -> None:
+            await asyncio.sleep(random.random())  # cameras are not in phase
+            end = time.monotonic() + seconds
+            first = True
+            while time.monotonic() < end:
+                tick = time.monotonic()
+                started = time.perf_counter()
+                response = await client.post(
+                    f"{BASE}/streams/{stream_id}/frame",
+                    headers={"X-Stream-Token": token},
+                    files={"frame": ("frame.jpg", photo, "image/jpeg")},
+                )
+                samples.append({
+                    "latency": time.perf_counter() - started,
+                    "status": response.status_code,
+                    "first": first,
+                    "phases": _phases(response.headers.get("Server-Timing", "")),
+                })
+                first = False
+                await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+
+        await asyncio.gather(*(camera(sid, tok) for sid, tok in streams))
+    return samples
+
+
+def _report(samples: list[dict], seconds: float, streams: int) -> None:
+    ok = [s for s in samples if s["status"] == 200]
+    later = [s for s in ok if not s["first"]]
+    firsts = [s for s in ok if s["first"]]
+    errors = len(samples) - len(ok)
+
+    def line(label: str, rows: list[dict]) -> None:
+        values = sorted(s["latency"] * 1000 for s in rows)
+        if not values:
+            print(f"{label}: no samples")
+            return
+        print(f"{label}: n={len(values)}  p50 {_percentile(values, 50):.1f} ms  "
+              f"p95 {_percentile(values, 95):.1f} ms  p99 {_percentile(values, 99):.1f} ms")
+
+    def mean_phase(rows: list[dict], phase: str) -> float:
+        values = [s["phases"].get(phase, 0.0) for s in rows]
+        return sum(values) / len(values) if values else float("nan")
+
+    print(f"\n{streams} streams x 1 frame/s for {seconds:.0f} s (local provider)")
+    print(f"frames: {len(samples)} sent, {len(ok)} ok, {errors} errors; "
+          f"throughput {len(ok) / seconds:.1f} frames/s")
+    line("latency, all frames        ", ok)
+    line("latency, after first frame ", later)
+    print(f"auth phase (token check): first frame (bcrypt) mean {mean_phase(firsts, 'auth'):.2f} ms; "
+          f"later frames (cached proof) mean {mean_phase(later, 'auth'):.3f} ms, "
+          f"max {max((s['phases'].get('auth', 0.0) for s in later), default=float('nan')):.2f} ms")
+    print(f"token check alone (cached proof, Server-Timing `token`): mean "
+          f"{mean_phase(later, 'token'):.3f} ms, p95 "
+          f"{_percentile([s['phases'].get('token', 0.0) for s in later] or [0.0], 95):.3f} ms")
+    phases = sorted({p for s in later for p in s["phases"]})
+    print("mean Server-Timing phases after first frame: "
+          + ", ".join(f"{p} {mean_phase(later, p):.2f} ms" for p in phases))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--streams", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=8)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/verifyai_streams_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="verifyai-streams-bench-") as data_dir:
+        env = _env(data_dir, args)
+        api_key = _prepare(env, args)
+        web = subprocess.Popen(
+            [PY, "-m", "gunicorn", "verifyai.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-k", "gthread",
+             "-w", str(args.web_workers), "--threads", str(args.web_threads), "--keep-alive", "30"],
+            env=env, cwd=ROOT, stdout=open(Path(data_dir) / "web.log", "w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_ready()
+            started = time.perf_counter()
+            streams = asyncio.run(_pair_streams(api_key, args.streams))
+            print(f"created and paired {len(streams)} streams in {time.perf_counter() - started:.1f} s "
+                  f"(bcrypt cost 12 per pairing)")
+            samples = asyncio.run(_drive(streams, _photo(), args.seconds))
+            _report(samples, args.seconds, len(streams))
+        finally:
+            os.killpg(web.pid, signal.SIGTERM)
+            web.wait(timeout=10)
+            name = args.database_url.rsplit("/", 1)[1]
+            admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
+            subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=False)
+
+
+if __name__ == "__main__":
+    main()
