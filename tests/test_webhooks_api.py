@@ -193,3 +193,20 @@ def test_redeliver_sends_the_same_event_and_bytes_again(alice):
     assert received[0].body == received[1].body
     assert received[1].headers["X-VerifyAI-Event-Id"] == first["event_id"]
     assert deliver_due() == 0  # the failed first delivery is not due for a minute
+
+
+def test_listing_deliveries_costs_the_same_queries_however_many_attempts(
+    alice, django_assert_max_num_queries
+):
+    endpoint = _create(alice)
+    for _ in range(6):
+        alice.client.post(f"{URL}/{endpoint['id']}/test")
+    for delivery in WebhookDelivery.objects.all():
+        for moment in range(2):
+            delivery.attempts.create(attempted_at=delivery.created_at, error=f"try {moment}")
+
+    with django_assert_max_num_queries(8):
+        page = alice.client.get(f"{URL}/{endpoint['id']}/deliveries").json()
+
+    assert len(page["data"]) == 6
+    assert all(len(item["attempts"]) == 2 for item in page["data"])

@@ -157,6 +157,8 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> H
         return HttpResult(None, elapsed(), error=_error_text(exc))
     except OSError as exc:
         return HttpResult(None, elapsed(), error=_error_text(exc))
+    except Exception as exc:  # noqa: BLE001 - a receiver's odd answer is a failed attempt, not a crash
+        return HttpResult(None, elapsed(), error=_error_text(exc))
     finally:
         pool.close()
 
