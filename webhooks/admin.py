@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpRequest
 
 from webhooks import services
@@ -16,6 +17,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
               "disabled_at", "disabled_reason", "created_at", "updated_at"]
     readonly_fields = ["failing_since", "disabled_at", "disabled_reason", "created_at", "updated_at"]
     raw_id_fields = ["customer"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change: bool) -> None:
         if not change:
