@@ -210,3 +210,19 @@ def test_listing_deliveries_costs_the_same_queries_however_many_attempts(
 
     assert len(page["data"]) == 6
     assert all(len(item["attempts"]) == 2 for item in page["data"])
+
+
+def test_a_disabled_endpoint_cannot_be_tested_or_redelivered_to(alice):
+    endpoint = _create(alice)
+    alice.client.post(f"{URL}/{endpoint['id']}/test")
+    delivery = WebhookDelivery.objects.get()
+    alice.client.patch(f"{URL}/{endpoint['id']}", {"active": False}, format="json")
+
+    answers = [
+        alice.client.post(f"{URL}/{endpoint['id']}/test"),
+        alice.client.post(f"{URL}/{endpoint['id']}/deliveries/{delivery.pk}/redeliver"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [409, 409]
+    assert {answer.json()["code"] for answer in answers} == {"endpoint_disabled"}
+    assert WebhookDelivery.objects.count() == 1

@@ -67,6 +67,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resend (same event, new delivery)")
     def resend(self, request: HttpRequest, queryset) -> None:
+        queued = 0
         for delivery in queryset.select_related("endpoint"):
-            services.redeliver(delivery=delivery)
-        self.message_user(request, f"{queryset.count()} delivery(ies) queued again.")
+            try:
+                services.redeliver(delivery=delivery)
+                queued += 1
+            except services.EndpointDisabled:
+                self.message_user(
+                    request, f"{delivery.pk}: its endpoint is disabled; enable it first.",
+                    messages.ERROR,
+                )
+        self.message_user(request, f"{queued} delivery(ies) queued again.")

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Customer
-from verifyai.api.errors import BadRequest
+from verifyai.api.errors import BadRequest, Conflict
 from webhooks import http
 from webhooks.models import (
     EVENT_PING,
@@ -40,6 +40,10 @@ FAILING_DAYS_BEFORE_DISABLE = 5
 
 class InvalidWebhookUrl(BadRequest):
     code = "invalid_webhook_url"
+
+
+class EndpointDisabled(Conflict):
+    code, message = "endpoint_disabled", "This endpoint is disabled; set active to true first."
 
 
 def new_secret() -> str:
@@ -185,6 +189,8 @@ def queue_verification_completed(
 @transaction.atomic
 def send_test_event(*, endpoint: WebhookEndpoint, now: dt.datetime | None = None) -> WebhookDelivery:
     now = now or timezone.now()
+    if not endpoint.active:
+        raise EndpointDisabled()
     event_id = new_event_id()
     data = {"id": event_id, "endpoint": endpoint.pk, "created_at": now.isoformat()}
     return _queue(endpoint, event_type=EVENT_PING, event_id=event_id,
@@ -195,6 +201,8 @@ def send_test_event(*, endpoint: WebhookEndpoint, now: dt.datetime | None = None
 def redeliver(*, delivery: WebhookDelivery, now: dt.datetime | None = None) -> WebhookDelivery:
     """The same event (same id and bytes) again, on a fresh schedule."""
     now = now or timezone.now()
+    if not delivery.endpoint.active:
+        raise EndpointDisabled()
     return _queue(delivery.endpoint, event_type=delivery.event_type, event_id=delivery.event_id,
                   payload=bytes(delivery.payload), now=now)
 
