@@ -40,7 +40,11 @@ CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 CODE_LENGTH = 8  # 20**8 = 2.6e10 codes
 CODE_TTL = dt.timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
-PROOF_TTL_SECONDS = 300
+# Revocation never waits for this (frames re-read the token version); it only bounds the cache.
+PROOF_TTL_SECONDS = 3600
+# bcrypt costs ~240 ms of CPU: wrong tokens for one stream get this many checks a minute, then
+# are refused unchecked. A camera holding a valid proof is unaffected.
+MAX_FAILED_TOKEN_CHECKS_PER_MINUTE = 10
 LAST_FRAME_RESOLUTION = dt.timedelta(seconds=1)
 
 
@@ -243,7 +247,18 @@ def _token_matches(stream: Stream, token: str) -> bool:
     except Exception:  # noqa: BLE001 - a cache outage costs speed, never correctness
         logger.warning("Stream token cache unavailable; checking with bcrypt")
     assert stream.token_hash is not None
+    failures_key = f"streams:failed-token-checks:{stream.pk}"
+    try:
+        if (cache.get(failures_key) or 0) >= MAX_FAILED_TOKEN_CHECKS_PER_MINUTE:
+            return False
+    except Exception:  # noqa: BLE001
+        pass
     if not bcrypt.checkpw(token.encode(), stream.token_hash.encode()):
+        try:
+            cache.add(failures_key, 0, timeout=60)
+            cache.incr(failures_key)
+        except Exception:  # noqa: BLE001 - counting failures is best-effort
+            pass
         return False
     _remember_proof(stream, token)
     return True

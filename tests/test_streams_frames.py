@@ -216,3 +216,14 @@ def test_a_failing_last_frame_write_never_fails_the_frame(alice):
         response = post_frame(paired.stream_id, paired.token)
     # The usage release path uses update() too, but only on a failed evaluation.
     assert response.status_code == 200
+
+
+def test_wrong_tokens_get_a_few_bcrypt_checks_a_minute_and_valid_proofs_keep_working(alice):
+    from streams.services import MAX_FAILED_TOKEN_CHECKS_PER_MINUTE
+
+    paired = create_and_pair(alice)
+    with mock.patch("bcrypt.checkpw", wraps=bcrypt.checkpw) as checkpw:
+        for _ in range(MAX_FAILED_TOKEN_CHECKS_PER_MINUTE + 3):
+            assert post_frame(paired.stream_id, "vai_strm_" + "d" * 43).status_code == 401
+        assert post_frame(paired.stream_id, paired.token).status_code == 200  # its proof is cached
+    assert checkpw.call_count == MAX_FAILED_TOKEN_CHECKS_PER_MINUTE
