@@ -57,3 +57,17 @@ class PairRequestSerializer(serializers.Serializer):
 
 class FrameRequestSerializer(serializers.Serializer):
     frame = ImageField()
+
+
+class PairingSerializer(serializers.Serializer):
+    """For the OpenAPI schema: a new pairing code, shown once."""
+
+    code = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    qr_url = serializers.URLField()
+
+
+class PairResponseSerializer(serializers.Serializer):
+    stream_id = serializers.UUIDField()
+    stream_token = serializers.CharField(help_text="Returned once; only its bcrypt hash is stored.")
+    policy_id = serializers.CharField(allow_null=True)

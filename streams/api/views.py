@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django_ratelimit.core import get_usage
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, permissions, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -16,7 +18,9 @@ from rest_framework.response import Response
 from billing.models import Subscription
 from streams.api.serializers import (
     FrameRequestSerializer,
+    PairingSerializer,
     PairRequestSerializer,
+    PairResponseSerializer,
     StreamSerializer,
     pairing_body,
 )
@@ -54,6 +58,7 @@ class PairRateLimited(ApiError):
 class StreamListView(IdempotentCreateView):
     serializer_class = StreamSerializer
 
+    @extend_schema(operation_id="streams_list")
     def get(self, request: Request) -> Response:
         try:
             limit = min(100, max(1, int(request.query_params.get("limit", 50))))
@@ -96,8 +101,10 @@ class StreamDetailView(ApiView):
 class StreamStatusView(ApiView):
     """POST /streams/{id}/pause, /resume, /archive."""
 
+    serializer_class = StreamSerializer
     target: str = ""
 
+    @extend_schema(request=None, responses=StreamSerializer)
     def post(self, request: Request, stream_id: str) -> Response:
         stream = set_status(stream=get_stream(request.user, stream_id), status=self.target)
         return Response(StreamSerializer(stream).data)
@@ -106,6 +113,7 @@ class StreamStatusView(ApiView):
 class PairingCodeView(ApiView):
     """POST /streams/{id}/pairing-code: a new code; any earlier one stops working."""
 
+    @extend_schema(request=None, responses={201: PairingSerializer})
     def post(self, request: Request, stream_id: str) -> Response:
         stream = get_stream(request.user, stream_id)
         issued = issue_pairing_code(stream=stream)
@@ -115,6 +123,7 @@ class PairingCodeView(ApiView):
 class PairingQrView(ApiView):
     """GET /streams/{id}/pairing-code.png?code=...: the QR a kiosk scans, for the owner only."""
 
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request: Request, stream_id: str) -> HttpResponse:
         stream = get_stream(request.user, stream_id)
         code = request.query_params.get("code", "")
@@ -139,6 +148,7 @@ class PairView(ApiView):
     permission_classes = [permissions.AllowAny]
     throttle_classes: list[Any] = []
 
+    @extend_schema(request=PairRequestSerializer, responses=PairResponseSerializer)
     def post(self, request: Request) -> Response:
         usage = get_usage(
             request, group="stream-pair", key="ip", rate=settings.VERIFYAI_STREAM_PAIR_RATE,
@@ -189,6 +199,11 @@ class FrameView(ApiView):
     permission_classes = [StreamCustomerSubscribed]
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(
+        operation_id="streams_frame_create",
+        request={"multipart/form-data": FrameRequestSerializer},
+        responses=VerificationSerializer,
+    )
     def post(self, request: Request, stream_id: str) -> Response:
         stream: Stream = request.auth
         with timed("parse"):
