@@ -160,14 +160,16 @@ def exchange_code(*, code: str) -> Pairing:
             expires_at__gt=now,
             attempts__lt=MAX_CODE_ATTEMPTS,
         ).update(consumed_at=now, attempts=F("attempts") + 1)
-        if not claimed:
-            PairingCode.objects.filter(pk=pairing_code.pk).update(attempts=F("attempts") + 1)
-            pairing_code.refresh_from_db()
-            _refuse_unusable(pairing_code, now)
-            raise PairingCodeUsed()  # lost a race that left no other trace
-        Stream.objects.filter(pk=pairing_code.stream_id).update(
-            token_hash=token_hash, token_version=F("token_version") + 1, updated_at=now
-        )
+        if claimed:
+            Stream.objects.filter(pk=pairing_code.stream_id).update(
+                token_hash=token_hash, token_version=F("token_version") + 1, updated_at=now
+            )
+    if not claimed:  # another kiosk won, or the code expired or was retired meanwhile
+        PairingCode.objects.filter(pk=pairing_code.pk).update(attempts=F("attempts") + 1)
+        pairing_code.refresh_from_db()
+        pairing_code.stream.refresh_from_db()
+        _refuse_unusable(pairing_code, now)
+        raise PairingCodeUsed()
     stream = pairing_code.stream
     stream.refresh_from_db()
     # We just minted this token: its proof needs no bcrypt, so the first frame is fast too.

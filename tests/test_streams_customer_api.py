@@ -125,3 +125,16 @@ def test_listing_costs_a_fixed_number_of_queries(alice, django_assert_max_num_qu
         create_stream(alice, name=f"cam {index}")
     with django_assert_max_num_queries(3):
         assert len(alice.client.get("/api/v1/streams").json()["data"]) == 5
+
+
+def test_the_list_pages_with_a_cursor_without_skips_or_repeats(alice):
+    created = {create_stream(alice, name=f"cam {index}")["id"] for index in range(5)}
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = alice.client.get(f"/api/v1/streams?limit=2&cursor={cursor}").json()
+        seen += [stream["id"] for stream in page["data"]]
+        if not page["has_more"]:
+            break
+        cursor = page["next_cursor"]
+    assert len(seen) == 5 and set(seen) == created
