@@ -65,3 +65,35 @@ def test_network_errors_are_retried_with_backoff_and_4xx_is_final():
     with pytest.raises(capture.ApiError):
         capture.with_backoff(refused, sleep=sleeps.append)
     assert len(sleeps) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_frames_from_a_snapshot_url(alice, live_server, tmp_path, capsys):
+    import http.server
+    import threading
+
+    photo = make_photo(seed=4)
+
+    class Snapshot(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(photo)))
+            self.end_headers()
+            self.wfile.write(photo)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Snapshot)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code = create_stream(alice)["pairing"]["code"]
+        state = tmp_path / "stream.json"
+        capture.main(["--pair", code, "--api", f"{live_server.url}/api/v1", "--state", str(state)])
+        capture.main(["--state", str(state), "--snapshot-url", f"http://127.0.0.1:{server.server_port}/snap.jpg",
+                      "--fps", "50", "--count", "2"])
+    finally:
+        server.shutdown()
+    assert len([line for line in capsys.readouterr().out.splitlines() if line.startswith("ver_")]) == 2
+    assert Verification.objects.count() == 2
