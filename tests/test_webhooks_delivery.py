@@ -34,7 +34,7 @@ def _offsets(delivery):
     return [(a.attempted_at - T0).total_seconds() for a in delivery.attempts.order_by("attempted_at")]
 
 
-def _run_clock(until: float, step: float = 10) -> None:
+def _run_clock(until: float, step: float = 30) -> None:
     """The beat job, every ``step`` seconds of the controlled clock."""
     moment = 0.0
     while moment <= until:
