@@ -227,3 +227,13 @@ def test_wrong_tokens_get_a_few_bcrypt_checks_a_minute_and_valid_proofs_keep_wor
             assert post_frame(paired.stream_id, "vai_strm_" + "d" * 43).status_code == 401
         assert post_frame(paired.stream_id, paired.token).status_code == 200  # its proof is cached
     assert checkpw.call_count == MAX_FAILED_TOKEN_CHECKS_PER_MINUTE
+
+
+def test_a_frame_costs_a_fixed_handful_of_queries(alice, django_assert_max_num_queries):
+    paired = create_and_pair(alice)
+    post_frame(paired.stream_id, paired.token)  # last_frame_at written; the next frame skips it
+    # stream row, usage reservation, policy, verification insert, webhook endpoints, plus the
+    # savepoint pair of verify_image's transaction (BEGIN/COMMIT outside tests)
+    with django_assert_max_num_queries(7) as captured:
+        assert post_frame(paired.stream_id, paired.token).status_code == 200
+    assert sum("streams_stream" in q["sql"] for q in captured.captured_queries) == 1
