@@ -145,3 +145,20 @@ def test_the_body_is_compact_json_of_exactly_event_and_data(alice):
     body = bytes(delivery.payload)
     assert json.loads(body)["event"] == "ping"
     assert body == json.dumps(json.loads(body), separators=(",", ":")).encode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_secrets_never_reach_the_logs(alice, caplog):
+    caplog.set_level("DEBUG")
+    with receiving() as receiver:
+        created = alice.client.post(
+            URL, {"url": receiver.url, "events": ["verification.completed"]}, format="json"
+        ).json()
+        rotated = alice.client.post(f"{URL}/{created['id']}/rotate-secret").json()
+        _verify(alice)
+        alice.client.post(f"{URL}/{created['id']}/test")
+        receiver.wait_for(2)
+
+    assert len(receiver.requests) == 2
+    for secret in (created["secret"], rotated["secret"]):
+        assert secret not in caplog.text
