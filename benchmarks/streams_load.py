@@ -1,7 +1,7 @@
 """Load benchmark of the Streams API: many paired cameras posting one frame a second.
 
-Starts, on this machine, gunicorn (gthread) in the production shape against
-PostgreSQL and Redis (already running on 127.0.0.1; it creates and drops its own
+Starts, on this machine, gunicorn (gthread, 4 processes x 4 threads: frames are
+CPU-bound, so processes beat threads) against PostgreSQL and Redis (already running on 127.0.0.1; it creates and drops its own
 `verifyai_streams_bench` database and uses Redis db 12). Frames are judged by the
 embedded `local` provider, so this measures our own path: token check, image
 intake, evaluation, write. Creates N streams through the customer API, pairs each
@@ -173,8 +173,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=8)
+    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/verifyai_streams_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     args = parser.parse_args()

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,16 +236,27 @@ def _proof_key(stream: Stream, token: str) -> str:
     return f"streams:proof:{stream.pk}:{stream.token_version}:{digest}"
 
 
+# Proofs this process has seen, so a camera's frames skip even the cache round trip.
+# Safe for the same reason as the shared proofs: the key carries the token version
+# read from the stream row on every frame. Bounded; cleared wholesale when full.
+_local_proofs: dict[str, float] = {}
+_LOCAL_PROOFS_MAX = 10_000
+
+
 def _token_matches(stream: Stream, token: str) -> bool:
-    """bcrypt once, then a short-lived proof in the shared cache.
+    """bcrypt once, then a short-lived proof: in this process, then in the shared cache.
 
     The proof's key names the stream, its token version and a SHA-256 of the
     token (never the token). Re-pairing bumps the version, so every process
     stops honouring the old proof on its next frame.
     """
     key = _proof_key(stream, token)
+    now = time.monotonic()
+    if _local_proofs.get(key, 0.0) > now:
+        return True
     try:
         if cache.get(key):
+            _remember_locally(key, now)
             return True
     except Exception:  # noqa: BLE001 - a cache outage costs speed, never correctness
         logger.warning("Stream token cache unavailable; checking with bcrypt")
@@ -267,10 +279,18 @@ def _token_matches(stream: Stream, token: str) -> bool:
 
 
 def _remember_proof(stream: Stream, token: str) -> None:
+    key = _proof_key(stream, token)
+    _remember_locally(key, time.monotonic())
     try:
-        cache.set(_proof_key(stream, token), 1, timeout=PROOF_TTL_SECONDS)
+        cache.set(key, 1, timeout=PROOF_TTL_SECONDS)
     except Exception:  # noqa: BLE001 - a cache outage costs speed, never correctness
         logger.warning("Stream token cache unavailable; proof not kept")
+
+
+def _remember_locally(key: str, now: float) -> None:
+    if len(_local_proofs) >= _LOCAL_PROOFS_MAX:
+        _local_proofs.clear()
+    _local_proofs[key] = now + PROOF_TTL_SECONDS
 
 
 def authenticate_frame(*, stream_id: str, token: str | None) -> Stream:

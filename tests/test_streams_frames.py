@@ -14,6 +14,7 @@ from django.utils import timezone
 from billing.models import Plan, UsageCounter
 from billing.services import current_period_start, usage_this_period
 from streams.models import Stream
+from streams.services import _local_proofs
 from tests.conftest import make_photo
 from tests.streams_support import assert_error, create_and_pair, create_stream, post_frame
 from verifications.models import Verification
@@ -132,6 +133,7 @@ def test_pairing_leaves_a_proof_so_even_the_first_frame_skips_bcrypt(alice):
 def test_bcrypt_runs_once_then_a_cached_proof_is_used(alice):
     paired = create_and_pair(alice)
     cache.clear()  # the proof expired, or another deployment's cache
+    _local_proofs.clear()
     with mock.patch("bcrypt.checkpw", wraps=bcrypt.checkpw) as checkpw:
         for _ in range(3):
             assert post_frame(paired.stream_id, paired.token).status_code == 200
@@ -237,3 +239,11 @@ def test_a_frame_costs_a_fixed_handful_of_queries(alice, django_assert_max_num_q
     with django_assert_max_num_queries(7) as captured:
         assert post_frame(paired.stream_id, paired.token).status_code == 200
     assert sum("streams_stream" in q["sql"] for q in captured.captured_queries) == 1
+
+
+def test_another_processs_proof_in_the_shared_cache_is_honoured(alice):
+    paired = create_and_pair(alice)
+    _local_proofs.clear()  # this process has never seen the token; the pairing one did
+    with mock.patch("bcrypt.checkpw", wraps=bcrypt.checkpw) as checkpw:
+        assert post_frame(paired.stream_id, paired.token).status_code == 200
+    assert checkpw.call_count == 0
