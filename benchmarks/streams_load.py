@@ -1,14 +1,15 @@
 """Load benchmark of the Streams API: many paired cameras posting one frame a second.
 
 Starts, on this machine, gunicorn (gthread, 4 processes x 4 threads: frames are
-CPU-bound, so processes beat threads) against PostgreSQL and Redis (already running on 127.0.0.1; it creates and drops its own
-`verifyai_streams_bench` database and uses Redis db 12). Frames are judged by the
-embedded `local` provider, so this measures our own path: token check, image
-intake, evaluation, write. Creates N streams through the customer API, pairs each
-one with its code (bcrypt cost 12, as in production), then every stream posts one
-frame per second for the duration. Prints throughput, p50/p95/p99 latency (all
-frames, and after each stream's first frame) and the mean Server-Timing `auth`
-phase (the token check) for first frames (bcrypt) and later frames (cached proof).
+CPU-bound, so processes beat threads) against PostgreSQL and Redis (already
+running on 127.0.0.1; it creates and drops its own `verifyai_streams_bench`
+database and uses Redis db 12). Frames are judged by the embedded `local`
+provider, so this measures our own path: token check, image intake, evaluation,
+write. Creates N streams through the customer API, pairs each one with its code
+(bcrypt cost 12, as in production), then every stream posts one frame per second
+for the duration. Prints throughput, p50/p95/p99 latency (all frames, and after
+each stream's first frame), the mean Server-Timing `auth` phase (stream row plus
+token check) and the `token` phase (the token check alone).
 
     .venv/bin/python -m benchmarks.streams_load [--streams 50] [--seconds 60]
 
