@@ -7,6 +7,7 @@ or in a Celery worker.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,8 +27,15 @@ class ModelImage:
     height: int
     mime_type: str = "image/jpeg"
 
-    def pixels(self) -> Image.Image:
-        return Image.open(io.BytesIO(self.data)).convert("RGB")
+    def pixels(self, *, long_side: int | None = None) -> Image.Image:
+        """Decoded RGB pixels. With ``long_side``, a JPEG may be decoded at a reduced
+        DCT scale, never below that length on its long side (cheap downscaling)."""
+        image = Image.open(io.BytesIO(self.data))
+        if long_side:
+            width, height = image.size
+            ratio = long_side / max(width, height)
+            image.draft("RGB", (max(1, math.ceil(width * ratio)), max(1, math.ceil(height * ratio))))
+        return image.convert("RGB")
 
 
 @dataclass(frozen=True)
