@@ -3,6 +3,7 @@ from django.http import HttpRequest
 
 from billing.models import ApiKey, Customer, Plan, Subscription, UsageCounter
 from billing.services import create_api_key, revoke_api_key
+from verifyai.admin import CustomerScopedAdmin, scope_of
 
 admin.site.site_header = "VerifyAI"
 admin.site.site_title = "VerifyAI"
@@ -11,6 +12,7 @@ admin.site.index_title = "Operator dashboard"
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    # Not customer-owned: superusers only (operators hold no permission on plans).
     list_display = ["name", "display_name", "monthly_verification_limit", "requests_per_minute", "requests_per_hour"]
     search_fields = ["name", "display_name"]
 
@@ -33,12 +35,19 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CustomerScopedAdmin):
+    customer_path = "pk"  # an operator sees their own customer only
     list_display = ["name", "id", "email", "plan", "subscription_status", "created_at"]
     search_fields = ["name", "id", "email"]
     list_select_related = ["subscription__plan"]
     inlines = [SubscriptionInline, ApiKeyInline]
     actions = ["mint_api_key"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return scope_of(request) is None and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Customer | None = None) -> bool:
+        return scope_of(request) is None and super().has_delete_permission(request, obj)
 
     @admin.display(description="Plan")
     def plan(self, customer: Customer) -> str:
@@ -61,7 +70,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(CustomerScopedAdmin):
     list_display = ["prefix", "customer", "name", "product", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["product", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["prefix", "customer__name", "customer__id"]
@@ -81,7 +90,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageCounter)
-class UsageCounterAdmin(admin.ModelAdmin):
+class UsageCounterAdmin(CustomerScopedAdmin):
     list_display = ["customer", "period_start", "count"]
     list_select_related = ["customer"]
     readonly_fields = ["customer", "period_start", "count"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from verifyai.ids import make_id
@@ -109,6 +110,24 @@ class UsageCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.period_start:%Y-%m}: {self.count}"
+
+
+class Operator(models.Model):
+    """A staff user who works for exactly one customer.
+
+    The admin shows an operator that customer's data and nothing else
+    (verifyai.admin.CustomerScopedAdmin); superusers are not operators and see everything.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="operators")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["customer", "user"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.customer_id})"
 
 
 # DRF treats the authenticated principal as a user; a customer always is one.

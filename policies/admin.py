@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from policies.models import Policy
+from verifyai.admin import CustomerScopedAdmin
 
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(CustomerScopedAdmin):
+    include_unowned = True  # built-ins: every operator sees them, read-only
     list_display = ["policy_id", "name", "customer", "default_provider", "updated_at"]
     list_filter = [("customer", admin.EmptyFieldListFilter), "default_provider"]
     search_fields = ["policy_id", "name", "customer__name"]

@@ -12,6 +12,7 @@ from policies.models import Policy
 from streams.models import PairingCode, Stream
 from streams.qr import qr_data_uri
 from streams.services import IssuedCode, StreamArchived, issue_pairing_code, set_status
+from verifyai.admin import CustomerScopedAdmin
 
 
 class StreamForm(forms.ModelForm):
@@ -33,7 +34,7 @@ class StreamForm(forms.ModelForm):
 
 
 @admin.register(Stream)
-class StreamAdmin(admin.ModelAdmin):
+class StreamAdmin(CustomerScopedAdmin):
     form = StreamForm
     list_display = ["name", "customer", "policy", "status", "paired", "last_frame_at", "created_at"]
     list_filter = ["status", ("token_hash", admin.EmptyFieldListFilter)]
@@ -41,6 +42,7 @@ class StreamAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "policy"]
     readonly_fields = ["id", "status", "token_version", "last_frame_at", "created_at", "updated_at"]
     actions = ["new_pairing_code", "pause", "resume", "archive"]
+    autocomplete_fields = ["policy"]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "policy":
@@ -109,7 +111,8 @@ class StreamAdmin(admin.ModelAdmin):
 
 
 @admin.register(PairingCode)
-class PairingCodeAdmin(admin.ModelAdmin):
+class PairingCodeAdmin(CustomerScopedAdmin):
+    customer_path = "stream__customer"
     list_display = ["stream", "created_at", "expires_at", "consumed_at", "attempts"]
     list_select_related = ["stream"]
     readonly_fields = ["stream", "created_at", "expires_at", "consumed_at", "attempts"]

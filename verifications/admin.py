@@ -4,10 +4,11 @@ from django.utils.html import format_html
 
 from verifications.models import Verification
 from verifications.storage import image_url
+from verifyai.admin import CustomerScopedAdmin
 
 
 @admin.register(Verification)
-class VerificationAdmin(admin.ModelAdmin):
+class VerificationAdmin(CustomerScopedAdmin):
     list_display = [
         "thumbnail", "id", "customer", "policy_slug", "status", "is_compliant", "category",
         "provider", "latency_ms", "created_at",

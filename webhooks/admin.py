@@ -2,12 +2,13 @@ from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest
 
+from verifyai.admin import CustomerScopedAdmin
 from webhooks import services
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(CustomerScopedAdmin):
     list_display = ["url", "id", "customer", "active", "events", "disabled_reason", "created_at"]
     list_filter = ["active", "customer"]
     search_fields = ["id", "url", "customer__name", "customer__id"]
@@ -42,7 +43,8 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(CustomerScopedAdmin):
+    customer_path = "endpoint__customer"
     list_display = ["id", "event_type", "event_id", "endpoint", "customer", "status",
                     "attempt_count", "next_attempt_at", "created_at"]
     list_filter = ["status", "event_type", "endpoint__customer"]
