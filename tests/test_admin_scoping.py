@@ -318,3 +318,36 @@ def test_changelist_queries_do_not_grow_with_rows(alice, bob, stem, django_asser
     add_rows(alice.customer, 19)  # 20 of everything (the customer itself stays one row)
     with django_assert_max_num_queries(one_row):
         assert operator.get(f"/admin/{stem}/").status_code == 200
+
+
+def test_an_operator_cannot_change_their_plan_from_the_customer_page(world, operator_a):
+    from billing.models import Plan, Subscription
+
+    alice, _ = world
+    subscription = Subscription.objects.get(customer=alice)
+    bigger = Plan.objects.create(name="enterprise", monthly_verification_limit=10**9)
+    page = operator_a.get(f"/admin/billing/customer/{alice.pk}/change/")
+    form = {
+        "name": "Alice Renamed", "email": alice.email, "store_images": "on",
+        "subscription-TOTAL_FORMS": "1", "subscription-INITIAL_FORMS": "1",
+        "subscription-MIN_NUM_FORMS": "0", "subscription-MAX_NUM_FORMS": "1",
+        "subscription-0-id": subscription.pk, "subscription-0-customer": alice.pk,
+        "subscription-0-plan": bigger.pk, "subscription-0-status": "active",
+        "api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0",
+        "api_keys-MIN_NUM_FORMS": "0", "api_keys-MAX_NUM_FORMS": "0",
+    }
+
+    response = operator_a.post(f"/admin/billing/customer/{alice.pk}/change/", form)
+
+    assert page.status_code == 200 and bigger.name not in page.content.decode()
+    assert response.status_code == 302, response.content[:1000]
+    subscription.refresh_from_db()
+    alice.refresh_from_db()
+    assert alice.name == "Alice Renamed" and subscription.plan != bigger
+
+
+def test_operators_lists_drop_the_customer_column_superusers_keep_it(world, operator_a):
+    alice, _ = world
+
+    assert "column-customer" not in operator_a.get("/admin/billing/apikey/").content.decode()
+    assert "column-customer" in superuser_client().get("/admin/billing/apikey/").content.decode()

@@ -125,6 +125,12 @@ class CustomerScopedAdmin(admin.ModelAdmin):
             kwargs["queryset"] = related._default_manager.none()  # not theirs to pick from
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = super().get_list_display(request)
+        if scope_of(request) is None:
+            return columns
+        return [column for column in columns if column != "customer"]  # always their own
+
     def get_list_filter(self, request: HttpRequest) -> Any:
         filters = list(super().get_list_filter(request))
         if scope_of(request) is None:
