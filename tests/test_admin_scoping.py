@@ -351,3 +351,26 @@ def test_operators_lists_drop_the_customer_column_superusers_keep_it(world, oper
 
     assert "column-customer" not in operator_a.get("/admin/billing/apikey/").content.decode()
     assert "column-customer" in superuser_client().get("/admin/billing/apikey/").content.decode()
+
+
+@pytest.mark.parametrize("stem", ["policies/policy", "streams/stream", "webhooks/webhookendpoint"])
+def test_an_operators_add_pages_offer_nothing_of_another_customer(world, operator_a, stem):
+    alice, bob = world
+
+    page = operator_a.get(f"/admin/{stem}/add/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert alice.name in html and bob.name not in html and bob.pk not in html
+
+
+def test_the_operators_group_holds_exactly_the_listed_permissions(db):
+    from verifyai.admin import OPERATOR_PERMISSIONS
+
+    granted = {f"{p.content_type.app_label}.{p.codename}" for p in operator_group().permissions.all()}
+
+    assert granted == {
+        f"{label.split('.')[0]}.{action}_{label.split('.')[1]}"
+        for label, actions in OPERATOR_PERMISSIONS.items() for action in actions
+    }
+    assert not any(name.startswith("auth.") or name.endswith("_operator") for name in granted)
