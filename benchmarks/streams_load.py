@@ -24,17 +24,22 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx2
 
-from benchmarks.verify_load import _percentile, _phases, _photo
+from benchmarks.common import (
+    PY,
+    ROOT,
+    camera_frame,
+    percentile,
+    prepare_database,
+    server_timing,
+    wait_healthy,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
 WEB_PORT = 8396
 BASE = f"http://127.0.0.1:{WEB_PORT}/api/v1"
 
@@ -53,37 +58,6 @@ def _env(data_dir: str, args: argparse.Namespace) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     return env
-
-
-def _run(cmd: list[str], env: dict[str, str]) -> str:
-    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-
-
-def _prepare(env: dict[str, str], args: argparse.Namespace) -> str:
-    import json
-
-    name = args.database_url.rsplit("/", 1)[1]
-    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
-    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
-    subprocess.run(["redis-cli", "-u", args.redis_url, "flushdb"], check=True, capture_output=True)
-    _run([PY, "manage.py", "migrate", "--noinput"], env)
-    _run([PY, "manage.py", "createplan", "bench", "--monthly-limit", "100000000",
-          "--per-minute", "1000000", "--per-hour", "100000000"], env)
-    out = _run([PY, "manage.py", "createcustomer", "--name", "Bench", "--plan", "bench", "--json"], env)
-    return json.loads(out)["api_key"]
-
-
-def _wait_ready(timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if httpx2.get(f"{BASE}/health", timeout=2).status_code in (200, 503):
-                return
-        except httpx2.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the web server did not start; see web.log in the data dir")
 
 
 async def _pair_streams(api_key: str, count: int) -> list[tuple[str, str]]:
@@ -127,7 +101,7 @@ async def _drive(streams: list[tuple[str, str]], photo: bytes, seconds: float) -
                     "latency": time.perf_counter() - started,
                     "status": response.status_code,
                     "first": first,
-                    "phases": _phases(response.headers.get("Server-Timing", "")),
+                    "phases": server_timing(response.headers.get("Server-Timing", "")),
                 })
                 first = False
                 await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
@@ -147,8 +121,8 @@ def _report(samples: list[dict], seconds: float, streams: int) -> None:
         if not values:
             print(f"{label}: no samples")
             return
-        print(f"{label}: n={len(values)}  p50 {_percentile(values, 50):.1f} ms  "
-              f"p95 {_percentile(values, 95):.1f} ms  p99 {_percentile(values, 99):.1f} ms")
+        print(f"{label}: n={len(values)}  p50 {percentile(values, 50):.1f} ms  "
+              f"p95 {percentile(values, 95):.1f} ms  p99 {percentile(values, 99):.1f} ms")
 
     def mean_phase(rows: list[dict], phase: str) -> float:
         values = [s["phases"].get(phase, 0.0) for s in rows]
@@ -164,7 +138,7 @@ def _report(samples: list[dict], seconds: float, streams: int) -> None:
           f"max {max((s['phases'].get('auth', 0.0) for s in later), default=float('nan')):.2f} ms")
     print(f"token check alone (cached proof, Server-Timing `token`): mean "
           f"{mean_phase(later, 'token'):.3f} ms, p95 "
-          f"{_percentile([s['phases'].get('token', 0.0) for s in later] or [0.0], 95):.3f} ms")
+          f"{percentile([s['phases'].get('token', 0.0) for s in later] or [0.0], 95):.3f} ms")
     phases = sorted({p for s in later for p in s["phases"]})
     print("mean Server-Timing phases after first frame: "
           + ", ".join(f"{p} {mean_phase(later, p):.2f} ms" for p in phases))
@@ -182,7 +156,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="verifyai-streams-bench-") as data_dir:
         env = _env(data_dir, args)
-        api_key = _prepare(env, args)
+        api_key = prepare_database(env, args.database_url, args.redis_url)
         web = subprocess.Popen(
             [PY, "-m", "gunicorn", "verifyai.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-k", "gthread",
              "-w", str(args.web_workers), "--threads", str(args.web_threads), "--keep-alive", "30"],
@@ -190,12 +164,12 @@ def main() -> None:
             start_new_session=True,
         )
         try:
-            _wait_ready()
+            wait_healthy(WEB_PORT, statuses=(200, 503))
             started = time.perf_counter()
             streams = asyncio.run(_pair_streams(api_key, args.streams))
             print(f"created and paired {len(streams)} streams in {time.perf_counter() - started:.1f} s "
                   f"(bcrypt cost 12 per pairing; pairing leaves the token proof, so no frame pays bcrypt)")
-            samples = asyncio.run(_drive(streams, _photo(), args.seconds))
+            samples = asyncio.run(_drive(streams, camera_frame(), args.seconds))
             _report(samples, args.seconds, len(streams))
         finally:
             os.killpg(web.pid, signal.SIGTERM)

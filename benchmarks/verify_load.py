@@ -15,39 +15,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
-import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx2
-import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+from benchmarks.common import (
+    PY,
+    ROOT,
+    camera_frame,
+    percentile,
+    prepare_database,
+    server_timing,
+    wait_healthy,
+)
+
 WEB_PORT, MODEL_PORT = 8398, 8399
-
-
-def _photo() -> bytes:
-    """A 1280x720 camera frame: flat surfaces, edges and sensor noise, ~90 KB as JPEG."""
-    random = np.random.RandomState(3)
-    frame = Image.new("RGB", (1280, 720), (120, 130, 140))
-    draw = ImageDraw.Draw(frame)
-    for _ in range(60):
-        x, y = random.randint(0, 1280), random.randint(0, 720)
-        box = [x, y, x + random.randint(20, 300), y + random.randint(20, 200)]
-        draw.rectangle(box, fill=tuple(int(v) for v in random.randint(0, 255, 3)))
-    pixels = np.asarray(frame.filter(ImageFilter.GaussianBlur(1))).astype("int16")
-    pixels += random.randint(-6, 6, pixels.shape)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels.clip(0, 255).astype("uint8")).save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
 
 
 def _env(data_dir: str, args: argparse.Namespace) -> dict[str, str]:
@@ -66,23 +53,6 @@ def _env(data_dir: str, args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> str:
-    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-
-
-def _prepare_database(env: dict[str, str], args: argparse.Namespace) -> str:
-    name = args.database_url.rsplit("/", 1)[1]
-    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
-    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
-    subprocess.run(["redis-cli", "-u", args.redis_url, "flushdb"], check=True, capture_output=True)
-    _run([PY, "manage.py", "migrate", "--noinput"], env)
-    _run([PY, "manage.py", "createplan", "bench", "--monthly-limit", "100000000",
-          "--per-minute", "1000000", "--per-hour", "100000000"], env)
-    out = _run([PY, "manage.py", "createcustomer", "--name", "Bench", "--plan", "bench", "--json"], env)
-    return json.loads(out)["api_key"]
-
-
 def _start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Popen]:
     logs = Path(env["VERIFYAI_DATA_DIR"])
     spawn = lambda cmd, log: subprocess.Popen(  # noqa: E731
@@ -99,27 +69,6 @@ def _start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Pop
                "-w", str(args.web_workers), "--threads", str(args.web_threads), "--backlog", "2048",
                "--keep-alive", "30"], "web.log"),
     ]
-
-
-def _wait_ready(timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if httpx2.get(f"http://127.0.0.1:{WEB_PORT}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx2.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the service did not become healthy; see the logs in the data dir")
-
-
-def _phases(header: str) -> dict[str, float]:
-    phases = {}
-    for part in header.split(","):
-        name, _, duration = part.strip().partition(";dur=")
-        if duration:
-            phases[name] = float(duration)
-    return phases
 
 
 async def _drive(
@@ -146,7 +95,7 @@ async def _drive(
                 if response.status_code == 200 and response.json()["evaluation_source"] == "cloud_vlm":
                     latencies.append(elapsed)
                     if timings is not None:
-                        timings.append(_phases(response.headers.get("Server-Timing", "")))
+                        timings.append(server_timing(response.headers.get("Server-Timing", "")))
                 else:
                     errors += 1
 
@@ -190,12 +139,6 @@ def _services_cpu() -> dict[str, float]:
     return totals
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--delay", type=float, default=1.5, help="the fake model's answer delay (s)")
@@ -210,11 +153,11 @@ def main() -> None:
 
     data_dir = tempfile.mkdtemp(prefix="verifyai-bench-")
     env = _env(data_dir, args)
-    api_key = _prepare_database(env, args)
+    api_key = prepare_database(env, args.database_url, args.redis_url)
     processes = _start(env, args)
     try:
-        _wait_ready()
-        photo = _photo()
+        wait_healthy(WEB_PORT)
+        photo = camera_frame()
         asyncio.run(_drive(api_key, photo, 4, 8))  # warm connections and threads
         print(f"model delay {args.delay:.2f}s, image {len(photo) // 1024} KB, "
               f"gunicorn {args.web_workers}x{args.web_threads} threads, "
@@ -235,7 +178,7 @@ def main() -> None:
             if not latencies:
                 print(f"{level:>7} {total:>8} {errors:>6}  (no successful request)")
                 continue
-            p50, p95, p99 = (_percentile(latencies, p) * 1000 for p in (50, 95, 99))
+            p50, p95, p99 = (percentile(latencies, p) * 1000 for p in (50, 95, 99))
             print(f"{level:>7} {total:>8} {errors:>6} {len(latencies) / wall:>7.1f} {p50:>7.0f} "
                   f"{p95:>7.0f} {p99:>7.0f} {p95 - args.delay * 1000:>16.0f}")
             names = sorted({name for t in timings for name in t})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.utils import quote  # ids contain "_", which admin URLs escape
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
@@ -80,10 +81,10 @@ def test_another_customers_object_is_a_404_like_a_missing_one(world, operator_a,
     alice, bob = world
     own, theirs = rows_of(alice, stem)[0], rows_of(bob, stem)[0]
 
-    assert operator_a.get(f"/admin/{stem}/{own.pk}/{view}/").status_code == 200
-    assert operator_a.get(f"/admin/{stem}/{theirs.pk}/{view}/").status_code == 404
+    assert operator_a.get(f"/admin/{stem}/{quote(own.pk)}/{view}/").status_code == 200
+    assert operator_a.get(f"/admin/{stem}/{quote(theirs.pk)}/{view}/").status_code == 404
     assert operator_a.get(f"/admin/{stem}/999999/{view}/").status_code == 404
-    assert operator_a.post(f"/admin/{stem}/{theirs.pk}/{view}/", {"name": "mine now"}).status_code in (
+    assert operator_a.post(f"/admin/{stem}/{quote(theirs.pk)}/{view}/", {"name": "mine now"}).status_code in (
         403, 404, 405,
     )
 
@@ -93,9 +94,9 @@ def test_another_customers_delete_page_answers_like_a_missing_one(world, operato
     alice, bob = world
     theirs = rows_of(bob, stem)[0]
 
-    page = operator_a.get(f"/admin/{stem}/{theirs.pk}/delete/")
+    page = operator_a.get(f"/admin/{stem}/{quote(theirs.pk)}/delete/")
     missing = operator_a.get(f"/admin/{stem}/999999/delete/")
-    posted = operator_a.post(f"/admin/{stem}/{theirs.pk}/delete/", {"post": "yes"})
+    posted = operator_a.post(f"/admin/{stem}/{quote(theirs.pk)}/delete/", {"post": "yes"})
 
     assert page.status_code == missing.status_code == posted.status_code
     assert page.status_code in (403, 404)
@@ -249,9 +250,9 @@ def test_built_in_policies_are_read_only_and_own_ones_editable(world, operator_a
     builtin = Policy.objects.filter(customer__isnull=True).first()
     own = Policy.objects.get(customer=alice)
 
-    assert operator_a.get(f"/admin/policies/policy/{builtin.pk}/change/").status_code == 200
-    assert operator_a.post(f"/admin/policies/policy/{builtin.pk}/change/", {"name": "x"}).status_code == 403
-    response = operator_a.post(f"/admin/policies/policy/{own.pk}/change/", {
+    assert operator_a.get(f"/admin/policies/policy/{quote(builtin.pk)}/change/").status_code == 200
+    assert operator_a.post(f"/admin/policies/policy/{quote(builtin.pk)}/change/", {"name": "x"}).status_code == 403
+    response = operator_a.post(f"/admin/policies/policy/{quote(own.pk)}/change/", {
         "policy_id": own.policy_id, "name": "Renamed", **POLICY_JSON,
     })
     assert response.status_code == 302
@@ -263,7 +264,7 @@ def test_an_operator_cannot_add_or_delete_customers_nor_change_plans(world, oper
     alice, _ = world
 
     assert operator_a.get("/admin/billing/customer/add/").status_code == 403
-    assert operator_a.post(f"/admin/billing/customer/{alice.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert operator_a.post(f"/admin/billing/customer/{quote(alice.pk)}/delete/", {"post": "yes"}).status_code == 403
     assert operator_a.get("/admin/billing/plan/").status_code == 403
     assert Customer.objects.filter(pk=alice.pk).exists()
 
@@ -279,8 +280,8 @@ def test_operators_cannot_manage_users_groups_or_operators(operator_a, url):
 def test_operators_cannot_edit_themselves_into_more(world, operator_a):
     me = User.objects.get(username="alice-op")
 
-    assert operator_a.get(f"/admin/auth/user/{me.pk}/change/").status_code == 403
-    operator_a.post(f"/admin/auth/user/{me.pk}/change/", {"is_superuser": "on"})
+    assert operator_a.get(f"/admin/auth/user/{quote(me.pk)}/change/").status_code == 403
+    operator_a.post(f"/admin/auth/user/{quote(me.pk)}/change/", {"is_superuser": "on"})
     me.refresh_from_db()
     assert not me.is_superuser
 
@@ -326,7 +327,7 @@ def test_an_operator_cannot_change_their_plan_from_the_customer_page(world, oper
     alice, _ = world
     subscription = Subscription.objects.get(customer=alice)
     bigger = Plan.objects.create(name="enterprise", monthly_verification_limit=10**9)
-    page = operator_a.get(f"/admin/billing/customer/{alice.pk}/change/")
+    page = operator_a.get(f"/admin/billing/customer/{quote(alice.pk)}/change/")
     form = {
         "name": "Alice Renamed", "email": alice.email, "store_images": "on",
         "subscription-TOTAL_FORMS": "1", "subscription-INITIAL_FORMS": "1",
@@ -337,7 +338,7 @@ def test_an_operator_cannot_change_their_plan_from_the_customer_page(world, oper
         "api_keys-MIN_NUM_FORMS": "0", "api_keys-MAX_NUM_FORMS": "0",
     }
 
-    response = operator_a.post(f"/admin/billing/customer/{alice.pk}/change/", form)
+    response = operator_a.post(f"/admin/billing/customer/{quote(alice.pk)}/change/", form)
 
     assert page.status_code == 200 and bigger.name not in page.content.decode()
     assert response.status_code == 302, response.content[:1000]

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import requests
+from django.contrib.admin.utils import quote  # ids contain "_", which admin URLs escape
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -122,6 +123,6 @@ def test_admin_list_and_change_pages_render(alice):
                   {"customer": alice.customer.pk, "name": "Bay cam", "policy": policy.pk})
     stream = Stream.objects.get()
     assert operator.get("/admin/streams/stream/").status_code == 200
-    change = operator.get(f"/admin/streams/stream/{stream.pk}/change/")
+    change = operator.get(f"/admin/streams/stream/{quote(stream.pk)}/change/")
     assert change.status_code == 200
     assert b"token_hash" not in change.content

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib.admin.utils import quote  # ids contain "_", which admin URLs escape
+
 from tests.webhooks_support import Answer, receiving
 from webhooks.models import WebhookDelivery
 from webhooks.services import attempt_delivery, create_endpoint, send_test_event
@@ -12,7 +14,7 @@ def test_operators_see_endpoints_but_never_the_secret(admin_client, alice):
                                events=["verification.completed"])
 
     listing = admin_client.get("/admin/webhooks/webhookendpoint/")
-    page = admin_client.get(f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/")
+    page = admin_client.get(f"/admin/webhooks/webhookendpoint/{quote(endpoint.pk)}/change/")
 
     assert listing.status_code == 200 and page.status_code == 200
     assert admin_client.get("/admin/webhooks/webhookendpoint/add/").status_code == 200
@@ -28,7 +30,7 @@ def test_deliveries_show_their_attempts_and_can_be_resent(admin_client, alice):
         delivery = send_test_event(endpoint=endpoint)
         attempt_delivery(delivery_id=delivery.pk)
 
-        page = admin_client.get(f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/")
+        page = admin_client.get(f"/admin/webhooks/webhookdelivery/{quote(delivery.pk)}/change/")
         assert page.status_code == 200
         assert "receiver exploded" in page.content.decode() and "HTTP 500" in page.content.decode()
 

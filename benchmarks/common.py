@@ -1,0 +1,81 @@
+"""What the benchmarks share: the test frame, database set-up, readiness, figures."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def camera_frame() -> bytes:
+    """A 1280x720 camera frame: flat surfaces, edges and sensor noise, ~90 KB as JPEG."""
+    random = np.random.RandomState(3)
+    frame = Image.new("RGB", (1280, 720), (120, 130, 140))
+    draw = ImageDraw.Draw(frame)
+    for _ in range(60):
+        x, y = random.randint(0, 1280), random.randint(0, 720)
+        box = [x, y, x + random.randint(20, 300), y + random.randint(20, 200)]
+        draw.rectangle(box, fill=tuple(int(v) for v in random.randint(0, 255, 3)))
+    pixels = np.asarray(frame.filter(ImageFilter.GaussianBlur(1))).astype("int16")
+    pixels += random.randint(-6, 6, pixels.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.clip(0, 255).astype("uint8")).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def run_manage(cmd: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def prepare_database(env: dict[str, str], database_url: str, redis_url: str) -> str:
+    """A fresh database and Redis db with a high-limit plan; returns the customer's API key."""
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    subprocess.run(["redis-cli", "-u", redis_url, "flushdb"], check=True, capture_output=True)
+    run_manage([PY, "manage.py", "migrate", "--noinput"], env)
+    run_manage([PY, "manage.py", "createplan", "bench", "--monthly-limit", "100000000",
+                "--per-minute", "1000000", "--per-hour", "100000000"], env)
+    out = run_manage(
+        [PY, "manage.py", "createcustomer", "--name", "Bench", "--plan", "bench", "--json"], env
+    )
+    return json.loads(out)["api_key"]
+
+
+def wait_healthy(port: int, timeout: float = 30, *, statuses: tuple[int, ...] = (200,)) -> None:
+    """Until /health answers one of ``statuses`` (a 503 only means a component is down)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx2.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code in statuses:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the service did not become healthy; see the logs in the data dir")
+
+
+def server_timing(header: str) -> dict[str, float]:
+    phases = {}
+    for part in header.split(","):
+        name, _, duration = part.strip().partition(";dur=")
+        if duration:
+            phases[name] = float(duration)
+    return phases
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
