@@ -44,7 +44,7 @@ def test_an_authorization_header_that_is_not_bearer_counts_as_missing(alice, ano
 
 @pytest.mark.parametrize(
     "key",
-    ["vai_thisIsNotARealKeyAtAll0123456789ab", "not-even-a-vai-key", "vai_"],
+    ["vai_thisIsNot-aRealKeyAtAll0123456789ab", "not-even-a-vai-key", "vai_"],
 )
 def test_a_wrong_key_is_401_invalid_api_key(alice, anonymous, photo, key):
     anonymous.credentials(HTTP_X_API_KEY=key)
@@ -56,7 +56,7 @@ def test_a_wrong_key_is_401_invalid_api_key(alice, anonymous, photo, key):
 
 
 def test_a_wrong_bearer_token_is_401_invalid_api_key(alice, anonymous, photo):
-    anonymous.credentials(HTTP_AUTHORIZATION="Bearer vai_wrongwrongwrongwrongwrongwrong")
+    anonymous.credentials(HTTP_AUTHORIZATION="Bearer vai_wrong-wrong-wrong-wrong-wrong-wrong")
 
     response = post_multipart(anonymous, photo)
 

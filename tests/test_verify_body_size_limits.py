@@ -287,7 +287,7 @@ def test_a_wrong_key_with_a_large_upload_gets_a_readable_401_not_a_broken_pipe(g
         "/api/v1/verify",
         body=body,
         headers={
-            "X-API-Key": "vai_thisisnotarealkeythisisnotarealkey",
+            "X-API-Key": "vai_this-is-not-a-real-key-at-all-0123",
             "Content-Type": f"multipart/form-data; boundary={boundary}",
         },
     )
