@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import RestrictedError
 
 from billing.models import Customer
 from policies.builtin import BUILTIN_POLICIES, DEFAULT_CATEGORIES
@@ -81,4 +82,10 @@ def update_policy(*, policy: Policy, data: dict[str, Any]) -> Policy:
 def delete_policy(*, policy: Policy) -> None:
     if policy.is_builtin:
         raise BuiltinPolicyReadOnly()
-    policy.delete()
+    try:
+        policy.delete()
+    except RestrictedError:
+        raise Conflict(
+            f"Policy '{policy.policy_id}' is used by streams; move or archive them first.",
+            streams=sorted(str(stream.pk) for stream in policy.streams.all()),
+        ) from None

@@ -25,8 +25,10 @@ class Stream(models.Model):
         null=True, blank=True, help_text="Frames per minute expected, for capacity planning."
     )
     # SET_NULL, not PROTECT: deleting a policy must not fail; frames then answer 400 unknown_policy.
+    # RESTRICT: deleting a policy a camera still uses would silently break its frames
+    # (deleting the whole customer still cascades through both).
     policy = models.ForeignKey(
-        "policies.Policy", null=True, on_delete=models.SET_NULL, related_name="streams"
+        "policies.Policy", null=True, on_delete=models.RESTRICT, related_name="streams"
     )
     # bcrypt hash of the stream token; null until paired. The plaintext is shown once.
     token_hash = models.CharField(max_length=100, null=True, blank=True, editable=False)

@@ -382,3 +382,43 @@ def test_policies_need_an_api_key(anonymous):
     response = anonymous.get(URL)
 
     assert_error(response, 401, "missing_api_key")
+
+
+def test_a_policy_a_stream_uses_cannot_be_deleted(alice):
+    from streams.models import Stream
+
+    created = alice.client.post(
+        "/api/v1/policies",
+        {"name": "Gate", "criteria": [{"id": "clear", "description": "Lane is clear."}],
+         "violation_codes": [{"code": "blocked", "description": "Lane is blocked."}]},
+        format="json",
+    ).json()
+    stream = alice.client.post(
+        "/api/v1/streams", {"name": "Gate camera", "policy_id": created["id"]}, format="json"
+    ).json()
+
+    response = alice.client.delete(f"/api/v1/policies/{created['id']}")
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "conflict" and body["streams"] == [stream["id"]]
+    assert Stream.objects.get(pk=stream["id"]).policy.policy_id == created["id"]
+
+
+def test_deleting_a_customer_still_removes_its_streams_and_policies(alice):
+    from billing.models import Customer
+    from policies.models import Policy
+    from streams.models import Stream
+
+    created = alice.client.post(
+        "/api/v1/policies",
+        {"name": "Gate", "criteria": [{"id": "clear", "description": "Lane is clear."}],
+         "violation_codes": []},
+        format="json",
+    ).json()
+    alice.client.post("/api/v1/streams", {"name": "Cam", "policy_id": created["id"]}, format="json")
+
+    Customer.objects.filter(pk=alice.customer.pk).delete()
+
+    assert not Stream.objects.exists()
+    assert not Policy.objects.filter(policy_id=created["id"]).exists()
