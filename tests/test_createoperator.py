@@ -91,3 +91,13 @@ def test_interactive_passwords_must_match(alice, monkeypatch):
 
     with pytest.raises(CommandError, match="do not match"):
         run(alice.customer.pk, "--username", "ann")
+
+
+def test_migrate_keeps_the_operators_group_permissions_in_line(db):
+    from django.contrib.auth.models import Group
+
+    from verifyai.admin import OPERATOR_GROUP, OPERATOR_PERMISSIONS
+
+    group = Group.objects.get(name=OPERATOR_GROUP)
+    models = {f"{p.content_type.app_label}.{p.content_type.model}" for p in group.permissions.all()}
+    assert models == set(OPERATOR_PERMISSIONS)
