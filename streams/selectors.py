@@ -27,13 +27,9 @@ def stream_for_frame(stream_id: str | uuid.UUID) -> Stream | None:
     pk = _uuid_or_none(stream_id)
     if pk is None:
         return None
-    # The policy is needed for its id only (verify_image loads it in full): skip its JSON.
+    # The policy comes in full: verify_image judges the frame against it directly.
     return (
         Stream.objects.select_related("customer__subscription__plan", "policy")
-        .defer(
-            "policy__description", "policy__criteria", "policy__violation_codes",
-            "policy__categories", "policy__feedback_guidance",
-        )
         .filter(pk=pk)
         .first()
     )

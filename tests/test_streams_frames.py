@@ -234,11 +234,12 @@ def test_wrong_tokens_get_a_few_bcrypt_checks_a_minute_and_valid_proofs_keep_wor
 def test_a_frame_costs_a_fixed_handful_of_queries(alice, django_assert_max_num_queries):
     paired = create_and_pair(alice)
     post_frame(paired.stream_id, paired.token)  # last_frame_at written; the next frame skips it
-    # stream row, usage reservation, policy, verification insert, webhook endpoints, plus the
-    # savepoint pair of verify_image's transaction (BEGIN/COMMIT outside tests)
-    with django_assert_max_num_queries(7) as captured:
+    # stream row (with plan and policy), usage reservation, verification insert, webhook
+    # endpoints, plus the savepoint pair of verify_image's transaction (BEGIN/COMMIT outside tests)
+    with django_assert_max_num_queries(6) as captured:
         assert post_frame(paired.stream_id, paired.token).status_code == 200
     assert sum("streams_stream" in q["sql"] for q in captured.captured_queries) == 1
+    assert not any('FROM "policies_policy"' in q["sql"] for q in captured.captured_queries)
 
 
 def test_another_processs_proof_in_the_shared_cache_is_honoured(alice):

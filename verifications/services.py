@@ -55,7 +55,8 @@ def policy_spec(policy: Policy) -> PolicySpec:
     )
 
 
-def _resolve_policy(customer: Customer, policy_id: str) -> Policy:
+def resolve_policy(customer: Customer, policy_id: str) -> Policy:
+    """The policy a request names, or 400 unknown_policy (never a 404 here)."""
     try:
         return get_policy(customer, policy_id)
     except NotFound:
@@ -86,19 +87,18 @@ def verify_image(
     *,
     customer: Customer,
     image: IntakeImage,
-    policy_id: str,
+    policy: Policy,
     metadata: dict[str, Any],
     provider: str | None,
     include_image_data: bool = False,
     request_id: str = "",
     stream: Stream | None = None,
 ) -> VerifyResult:
-    """Judge ``image`` against the customer's ``policy_id`` and record the outcome.
+    """Judge ``image`` against ``policy`` (see ``resolve_policy``) and record the outcome.
 
     Usage is reserved before the evaluation and given back if it fails, so a
     failed verification is recorded (status ``error``) but never billed.
     """
-    policy = _resolve_policy(customer, policy_id)
     provider_impl = get_provider(provider or default_provider_name(policy.default_provider))
     provider_order = list(
         dict.fromkeys([provider_impl.name, *settings.VERIFYAI_PROVIDER_FALLBACKS])

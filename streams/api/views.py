@@ -215,7 +215,7 @@ class FrameView(ApiView):
         result = verify_image(
             customer=stream.customer,
             image=image,
-            policy_id=stream.policy.policy_id,
+            policy=stream.policy,
             metadata={},
             provider=None,
             request_id=request.request_id,

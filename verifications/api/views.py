@@ -10,7 +10,7 @@ from verifications.api.serializers import (
 )
 from verifications.images import read_image
 from verifications.selectors import get_verification, verifications_for
-from verifications.services import verify_image
+from verifications.services import resolve_policy, verify_image
 from verifyai.api.context import timed
 from verifyai.api.pagination import paginate
 from verifyai.api.views import ApiView, IdempotentCreateView
@@ -28,7 +28,7 @@ class VerifyView(IdempotentCreateView):
         result = verify_image(
             customer=request.user,
             image=image,
-            policy_id=data["policy"],
+            policy=resolve_policy(request.user, data["policy"]),
             metadata=data["metadata"],
             provider=data.get("provider"),
             include_image_data=data["include_image_data"],
