@@ -20,7 +20,7 @@ import httpx2
 from django.conf import settings
 
 from verifications.engine.base import Evaluation, EvaluationError, ModelImage, PolicySpec
-from verifications.engine.decision import validate_decision
+from verifications.engine.decision import validate_cloud_answer
 from verifications.engine.prompt import (
     ANSWER_NAME,
     LazyClient,
@@ -121,13 +121,12 @@ class AnthropicProvider:
         )
         if raw is None:
             raise EvaluationError("malformed_answer", "The Anthropic model did not record a decision.")
-        model = getattr(message, "model", None)
-        evaluation = validate_decision(
+        evaluation = validate_cloud_answer(
             raw,
             policy,
             provider=self.name,
-            model=model if isinstance(model, str) and model else settings.VERIFYAI_ANTHROPIC_MODEL,
-            evaluation_source=self.evaluation_source,
+            reported_model=getattr(message, "model", None),
+            configured_model=settings.VERIFYAI_ANTHROPIC_MODEL,
         )
         usage = getattr(message, "usage", None)
         if usage is not None:

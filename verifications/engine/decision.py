@@ -60,3 +60,13 @@ def validate_decision(
         model=model,
         evaluation_source=evaluation_source,
     )
+
+
+def validate_cloud_answer(
+    raw: Any, policy: PolicySpec, *, provider: str, reported_model: Any, configured_model: str
+) -> Evaluation:
+    """validate_decision for a cloud VLM: the model the API says answered, else ours."""
+    model = reported_model if isinstance(reported_model, str) and reported_model else configured_model
+    return validate_decision(
+        raw, policy, provider=provider, model=model, evaluation_source="cloud_vlm"
+    )

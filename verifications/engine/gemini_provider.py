@@ -22,7 +22,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from verifications.engine.base import Evaluation, EvaluationError, ModelImage, PolicySpec
-from verifications.engine.decision import validate_decision
+from verifications.engine.decision import validate_cloud_answer
 from verifications.engine.prompt import (
     ANSWER_FIELDS,
     LazyClient,
@@ -132,13 +132,12 @@ class GeminiProvider:
             part.text for part in parts if isinstance(getattr(part, "text", None), str) and not part.thought
         )
         raw = parse_json_answer(text, "Gemini")
-        model = getattr(response, "model_version", None)
-        evaluation = validate_decision(
+        evaluation = validate_cloud_answer(
             raw,
             policy,
             provider=self.name,
-            model=model if isinstance(model, str) and model else settings.VERIFYAI_GEMINI_MODEL,
-            evaluation_source=self.evaluation_source,
+            reported_model=getattr(response, "model_version", None),
+            configured_model=settings.VERIFYAI_GEMINI_MODEL,
         )
         usage = getattr(response, "usage_metadata", None)
         if usage is not None:

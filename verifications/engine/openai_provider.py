@@ -21,7 +21,7 @@ import openai
 from django.conf import settings
 
 from verifications.engine.base import Evaluation, EvaluationError, ModelImage, PolicySpec
-from verifications.engine.decision import validate_decision
+from verifications.engine.decision import validate_cloud_answer
 from verifications.engine.prompt import (
     ANSWER_NAME,
     LazyClient,
@@ -108,13 +108,12 @@ class OpenAIProvider:
         if finish_reason == "length":
             raise EvaluationError("truncated_answer", "The OpenAI answer was cut off at its token limit.")
         raw = parse_json_answer(content if isinstance(content, str) else None, "OpenAI")
-        model = getattr(completion, "model", None)
-        evaluation = validate_decision(
+        evaluation = validate_cloud_answer(
             raw,
             policy,
             provider=self.name,
-            model=model if isinstance(model, str) and model else settings.VERIFYAI_OPENAI_MODEL,
-            evaluation_source=self.evaluation_source,
+            reported_model=getattr(completion, "model", None),
+            configured_model=settings.VERIFYAI_OPENAI_MODEL,
         )
         usage = getattr(completion, "usage", None)
         if usage is not None:
