@@ -1,13 +1,21 @@
-from django.contrib import admin, messages
-from django.http import HttpRequest
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from billing.models import ApiKey, Customer, Plan, Subscription, UsageCounter
+from billing.reports import usage_report
 from billing.services import create_api_key, revoke_api_key
 from verifyai.admin import CustomerScopedAdmin, scope_of
-
-admin.site.site_header = "VerifyAI"
-admin.site.site_title = "VerifyAI"
-admin.site.index_title = "Operator dashboard"
+from webhooks.models import WebhookEndpoint
 
 
 @admin.register(Plan)
@@ -37,11 +45,18 @@ class ApiKeyInline(admin.TabularInline):
 @admin.register(Customer)
 class CustomerAdmin(CustomerScopedAdmin):
     customer_path = "pk"  # an operator sees their own customer only
-    list_display = ["name", "id", "email", "plan", "subscription_status", "created_at"]
+    list_display = ["name", "id", "email", "plan", "subscription_status", "settings_link", "created_at"]
     search_fields = ["name", "id", "email"]
     list_select_related = ["subscription__plan"]
     inlines = [SubscriptionInline, ApiKeyInline]
-    actions = ["mint_api_key"]
+
+    def get_urls(self) -> list[Any]:
+        settings_url = path(
+            "<path:object_id>/settings/",
+            self.admin_site.admin_view(self.settings_view),
+            name="billing_customer_settings",
+        )
+        return [settings_url, *super().get_urls()]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return scope_of(request) is None and super().has_add_permission(request)
@@ -57,16 +72,54 @@ class CustomerAdmin(CustomerScopedAdmin):
     def subscription_status(self, customer: Customer) -> str:
         return customer.subscription.status if hasattr(customer, "subscription") else "none"
 
-    @admin.action(description="Create an API key (shown once)")
-    def mint_api_key(self, request: HttpRequest, queryset) -> None:
-        for customer in queryset:
-            issued = create_api_key(customer=customer, name="dashboard")
-            self.message_user(
-                request,
-                f"New API key for {customer.name} — copy it now, it will not be shown again: "
-                f"{issued.raw_key}",
-                messages.WARNING,
-            )
+    @admin.display(description="")
+    def settings_link(self, customer: Customer) -> str:
+        url = reverse("admin:billing_customer_settings", args=[quote(customer.pk)])
+        return format_html('<a href="{}">Settings, keys and usage</a>', url)
+
+    def settings_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Plan, usage this month, API keys (created here, shown once; revoked here) and webhooks."""
+        customer = self.get_object(request, unquote(object_id))
+        if customer is None:
+            raise Http404
+        if not self.has_view_permission(request, customer):
+            raise PermissionDenied
+        can_change = self.has_change_permission(request, customer)
+        new_key = None
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            if request.POST.get("action") == "create_key":
+                name = request.POST.get("name", "").strip()[:100] or "dashboard"
+                new_key = create_api_key(customer=customer, name=name)
+                self.log_addition(request, new_key.api_key, [{"added": {"name": "API key"}}])
+            elif request.POST.get("action") == "revoke_key":
+                key_id = request.POST.get("key", "")
+                api_key = customer.api_keys.filter(pk=key_id).first() if key_id.isdigit() else None
+                if api_key is None:
+                    raise Http404
+                revoke_api_key(api_key=api_key)
+                self.log_change(request, api_key, "Revoked.")
+                self.message_user(request, f"Key {api_key.prefix}… revoked; it stops working now.")
+                return redirect(request.path)
+            else:
+                return HttpResponseBadRequest("Unknown action.")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{customer.name}: settings",
+            "opts": self.model._meta,
+            "original": customer,
+            "customer": customer,
+            "can_change": can_change,
+            "usage": usage_report(customer),
+            "api_keys": customer.api_keys.order_by("revoked_at", "-created_at"),
+            "endpoints": WebhookEndpoint.objects.filter(customer=customer).order_by("-created_at"),
+            "new_key": new_key,
+        }
+        response = TemplateResponse(request, "admin/billing/customer/settings.html", context)
+        if new_key is not None:
+            response["Cache-Control"] = "no-store"  # the one page that shows the key
+        return response
 
 
 @admin.register(ApiKey)

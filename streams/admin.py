@@ -4,14 +4,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from policies.models import Policy
 from streams.models import PairingCode, Stream
 from streams.qr import qr_data_uri
 from streams.services import IssuedCode, StreamArchived, issue_pairing_code, set_status
+from verifications.admin import decision_badge, thumbnail
 from verifyai.admin import CustomerScopedAdmin
 
 
@@ -37,10 +42,41 @@ class StreamForm(forms.ModelForm):
 class StreamAdmin(CustomerScopedAdmin):
     form = StreamForm
     list_display = ["name", "customer", "policy", "status", "paired", "last_frame_at", "created_at"]
-    list_filter = ["status", ("token_hash", admin.EmptyFieldListFilter)]
+    list_filter = ["status", ("token_hash", admin.EmptyFieldListFilter), "policy"]
     search_fields = ["name", "id", "location", "customer__name", "group_id"]
     list_select_related = ["customer", "policy"]
-    readonly_fields = ["id", "status", "token_version", "last_frame_at", "created_at", "updated_at"]
+    ordering = ["name"]
+    readonly_fields = ["id", "status", "paired", "token_version", "last_frame_at", "created_at",
+                       "updated_at", "latest_frames"]
+    LATEST_FRAMES = 12
+
+    def get_fieldsets(self, request: HttpRequest, obj: Stream | None = None) -> Any:
+        camera = [(None, {"fields": StreamForm.Meta.fields})]
+        if obj is None:
+            return camera
+        return [
+            ("Status", {"fields": ["id", "status", "paired", "last_frame_at", "token_version"]}),
+            *camera,
+            (f"Latest {self.LATEST_FRAMES} frames", {"fields": ["latest_frames"]}),
+            ("Dates", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+        ]
+
+    @admin.display(description="Frames")
+    def latest_frames(self, stream: Stream) -> str:
+        frames = list(stream.verifications.order_by("-created_at")[: self.LATEST_FRAMES])
+        if not frames:
+            return "No frames yet: once paired, the camera posts them to /api/v1/streams/{id}/frame."
+        all_url = reverse("admin:verifications_verification_changelist") + f"?stream__id__exact={stream.pk}"
+        return format_html(
+            '<div class="frames">{}</div><p><a href="{}">All frames of this stream</a></p>',
+            format_html_join("", '<figure><a href="{}">{}</a><figcaption>{} {}</figcaption></figure>', (
+                (reverse("admin:verifications_verification_change", args=[quote(frame.pk)]),
+                 thumbnail(frame, css_class="frame"), decision_badge(frame),
+                 timezone.localtime(frame.created_at).strftime("%H:%M:%S"))
+                for frame in frames
+            )),
+            all_url,
+        )
     actions = ["new_pairing_code", "pause", "resume", "archive"]
     autocomplete_fields = ["policy"]
 

@@ -88,3 +88,22 @@ def add_rows(customer: Customer, n: int = 1) -> Rows:
 def rows_of(customer: Customer, stem: str) -> list[models.Model]:
     model, path = SCOPED_ADMINS[stem]
     return list(model._default_manager.filter(**{path: customer.pk}))
+
+
+def policy_form(*, criteria=(("clean", "No litter"),), codes=(("litter", "Litter is visible"),),
+                categories=(("ok", "Fine", True), ("bad", "Not fine", False)), **fields) -> dict:
+    """The POST body of the policy add/change page: fields plus its three row formsets."""
+    data = {"name": "Rules", "description": "", "feedback_guidance": "", "default_provider": "",
+            **fields}
+    rows = {
+        "criteria": [{"id": i, "description": d} for i, d in criteria],
+        "violation_codes": [{"code": c, "description": d} for c, d in codes],
+        "categories": [{"id": i, "description": d, **({"is_compliant": "on"} if ok else {})}
+                       for i, d, ok in categories],
+    }
+    for prefix, entries in rows.items():
+        data |= {f"{prefix}-TOTAL_FORMS": str(len(entries)), f"{prefix}-INITIAL_FORMS": "0",
+                 f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
+        for n, entry in enumerate(entries):
+            data |= {f"{prefix}-{n}-{key}": value for key, value in entry.items()}
+    return data

@@ -17,6 +17,7 @@ from tests.admin_support import (
     SCOPED_ADMINS,
     add_rows,
     operator_client,
+    policy_form,
     rows_of,
     superuser_client,
 )
@@ -24,10 +25,6 @@ from verifyai.admin import operator_group
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 STEMS = sorted(SCOPED_ADMINS)
-POLICY_JSON = {
-    "criteria": '["No litter"]', "violation_codes": '[{"code": "litter"}]',
-    "categories": '[{"id": "ok", "is_compliant": true}]',
-}
 
 
 @pytest.fixture
@@ -205,12 +202,12 @@ def test_an_operator_cannot_file_rows_under_another_customer(world, operator_a):
     alice, bob = world
 
     operator_a.post("/admin/webhooks/webhookendpoint/add/", {
-        "customer": bob.pk, "url": "http://127.0.0.1:9/new", "events": '["verification.completed"]',
+        "customer": bob.pk, "url": "http://127.0.0.1:9/new", "events": ["verification.completed"],
         "active": "on",
     })
-    operator_a.post("/admin/policies/policy/add/", {
-        "customer": bob.pk, "policy_id": "sneaky", "name": "Sneaky", **POLICY_JSON,
-    })
+    operator_a.post("/admin/policies/policy/add/", policy_form(
+        customer=bob.pk, policy_id="sneaky", name="Sneaky",
+    ))
 
     assert WebhookEndpoint.objects.get(url="http://127.0.0.1:9/new").customer == alice
     assert Policy.objects.get(policy_id="sneaky").customer == alice
@@ -252,9 +249,9 @@ def test_built_in_policies_are_read_only_and_own_ones_editable(world, operator_a
 
     assert operator_a.get(f"/admin/policies/policy/{quote(builtin.pk)}/change/").status_code == 200
     assert operator_a.post(f"/admin/policies/policy/{quote(builtin.pk)}/change/", {"name": "x"}).status_code == 403
-    response = operator_a.post(f"/admin/policies/policy/{quote(own.pk)}/change/", {
-        "policy_id": own.policy_id, "name": "Renamed", **POLICY_JSON,
-    })
+    response = operator_a.post(f"/admin/policies/policy/{quote(own.pk)}/change/", policy_form(
+        policy_id=own.policy_id, name="Renamed",
+    ))
     assert response.status_code == 302
     own.refresh_from_db()
     assert own.name == "Renamed" and own.customer == alice

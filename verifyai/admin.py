@@ -8,6 +8,7 @@ then only ever see that customer's rows. Superusers see everything.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
@@ -15,9 +16,11 @@ from django.contrib.admin import RelatedOnlyFieldListFilter
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import FieldDoesNotExist
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
+from django.utils.html import format_html
 
 from billing.models import Customer, Operator
 
@@ -66,6 +69,12 @@ def create_operator(*, customer: Customer, username: str, password: str, email: 
     return Operator.objects.create(user=user, customer=customer)
 
 
+def pretty_json(value: Any) -> str:
+    """A JSON value, indented, in a scrollable <pre>: results and payloads as clients see them."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder, sort_keys=False)
+    return format_html('<pre class="json">{}</pre>', text)
+
+
 _NOBODY = object()  # a staff user who is neither superuser nor operator: sees nothing
 
 
@@ -78,6 +87,16 @@ def scope_of(request: HttpRequest) -> Any:
         operator = Operator.objects.filter(user_id=user.pk).only("customer_id").first()
         request._verifyai_scope = operator.customer_id if operator else _NOBODY  # type: ignore[attr-defined]
     return request._verifyai_scope  # type: ignore[attr-defined]
+
+
+def operator_customer(request: HttpRequest) -> Customer | None:
+    """The customer an operator works for; None for superusers and other staff."""
+    scope = scope_of(request)
+    if not isinstance(scope, str):
+        return None
+    if not hasattr(request, "_verifyai_customer"):
+        request._verifyai_customer = Customer.objects.filter(pk=scope).first()  # type: ignore[attr-defined]
+    return request._verifyai_customer  # type: ignore[attr-defined]
 
 
 class CustomerScopedAdmin(admin.ModelAdmin):

@@ -1,4 +1,5 @@
 from django.apps import AppConfig, apps
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 
 
@@ -20,3 +21,8 @@ class VerifyAIConfig(AppConfig):
         from verifyai.api import schema  # noqa: F401 - registers the OpenAPI auth scheme
 
         post_migrate.connect(_sync_operator_group, dispatch_uid="verifyai.sync_operator_group")
+
+
+class VerifyAIAdminConfig(admin_apps.AdminConfig):
+    default = False  # named explicitly in INSTALLED_APPS; VerifyAIConfig stays this module's default
+    default_site = "verifyai.admin_site.VerifyAIAdminSite"

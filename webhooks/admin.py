@@ -1,34 +1,81 @@
+from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from verifyai.admin import CustomerScopedAdmin
-from webhooks import services
-from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks import http, services
+from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    """The API's rules in the dashboard: a public http(s) URL and known event types."""
+
+    url = forms.URLField(max_length=2048, assume_scheme="https",
+                         widget=forms.URLInput(attrs={"size": 80}))
+    events = forms.MultipleChoiceField(
+        choices=[(event, event) for event in SUBSCRIBABLE_EVENTS],
+        widget=forms.CheckboxSelectMultiple, initial=SUBSCRIBABLE_EVENTS,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["customer", "url", "events", "description", "active"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if url != self.initial.get("url"):
+            try:
+                http.check_url(url)
+            except http.UnsafeTarget as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return url
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(CustomerScopedAdmin):
-    list_display = ["url", "id", "customer", "active", "events", "disabled_reason", "created_at"]
+    form = WebhookEndpointForm
+    list_display = ["url", "id", "customer", "state", "events", "created_at"]
     list_filter = ["active", "customer"]
     search_fields = ["id", "url", "customer__name", "customer__id"]
     list_select_related = ["customer"]
-    # The secret is not a field here at all: shown once through the API, never again.
+    ordering = ["-created_at"]
+    # The secret is not a field here at all: shown once, on the page after "Save", never again.
     fields = ["customer", "url", "events", "description", "active", "failing_since",
               "disabled_at", "disabled_reason", "created_at", "updated_at"]
     readonly_fields = ["failing_since", "disabled_at", "disabled_reason", "created_at", "updated_at"]
     raw_id_fields = ["customer"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description="State")
+    def state(self, endpoint: WebhookEndpoint) -> str:
+        if not endpoint.active:
+            return format_html('<span class="decision decision-error" title="{}">disabled</span>',
+                               endpoint.disabled_reason)
+        if endpoint.failing_since:
+            return format_html('<span class="decision decision-fail">failing since {}</span>',
+                               endpoint.failing_since.strftime("%Y-%m-%d %H:%M"))
+        return mark_safe('<span class="decision decision-pass">active</span>')
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change: bool) -> None:
         if not change:
             obj.secret = services.new_secret()
-            self.message_user(
-                request,
-                f"Signing secret for {obj.url} — copy it now, it will not be shown again: {obj.secret}",
-                messages.WARNING,
-            )
+        elif "active" in form.changed_data and obj.active:
+            # Turning an endpoint back on clears an automatic disabling, as the API does.
+            obj.disabled_at, obj.disabled_reason, obj.failing_since = None, "", None
         super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Webhook signing secret",
+            "opts": self.model._meta,
+            "endpoint": obj,
+        }
+        response = TemplateResponse(request, "admin/webhooks/endpoint_secret.html", context)
+        response["Cache-Control"] = "no-store"  # the one page that shows the secret
+        return response
 
 
 class DeliveryAttemptInline(admin.TabularInline):

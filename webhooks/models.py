@@ -81,6 +81,8 @@ class WebhookDelivery(models.Model):
     )
     event_id = models.CharField(max_length=32, db_index=True)
     event_type = models.CharField(max_length=64)
+    # What the event is about (a verification id, ...): lets a result's page list its deliveries.
+    subject_id = models.CharField(max_length=64, blank=True, db_index=True)
     payload = models.BinaryField(help_text="The request body, byte for byte as signed and sent.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)

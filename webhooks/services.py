@@ -129,12 +129,14 @@ def encode_payload(event_type: str, data: dict[str, Any]) -> bytes:
 
 
 def _queue(
-    endpoint: WebhookEndpoint, *, event_type: str, event_id: str, payload: bytes, now: dt.datetime
+    endpoint: WebhookEndpoint, *, event_type: str, event_id: str, payload: bytes, now: dt.datetime,
+    subject_id: str = "",
 ) -> WebhookDelivery:
     delivery = WebhookDelivery.objects.create(
         endpoint=endpoint,
         event_id=event_id,
         event_type=event_type,
+        subject_id=subject_id,
         payload=payload,
         next_attempt_at=now,
         created_at=now,
@@ -181,7 +183,7 @@ def queue_verification_completed(
     event_id = new_event_id()
     return [
         _queue(endpoint, event_type=EVENT_VERIFICATION_COMPLETED, event_id=event_id,
-               payload=payload, now=now)
+               payload=payload, now=now, subject_id=verification.pk)
         for endpoint in endpoints
     ]
 
@@ -204,7 +206,7 @@ def redeliver(*, delivery: WebhookDelivery, now: dt.datetime | None = None) -> W
     if not delivery.endpoint.active:
         raise EndpointDisabled()
     return _queue(delivery.endpoint, event_type=delivery.event_type, event_id=delivery.event_id,
-                  payload=bytes(delivery.payload), now=now)
+                  payload=bytes(delivery.payload), now=now, subject_id=delivery.subject_id)
 
 
 # --- Delivering --------------------------------------------------------------------
