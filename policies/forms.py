@@ -13,7 +13,7 @@ from django import forms
 
 from policies.builtin import DEFAULT_CATEGORIES
 from policies.models import Policy
-from verifications.engine.registry import PROVIDER_NAMES
+from verifications.engine.base import PROVIDER_NAMES
 
 _WIDE = forms.TextInput(attrs={"size": 70})
 
@@ -82,7 +82,7 @@ class PolicyForm(forms.ModelForm):
                 self.add_error(None, f"{heading}: check the rows marked below.")
                 continue
             lists[name] = [
-                {field: value for field, value in row.items() if field != "DELETE"}
+                {field: value for field, value in row.items() if field != "DELETE" and value != ""}
                 for row in formset.cleaned_data
                 if row and not row.get("DELETE") and (row.get(key) or row.get("description"))
             ]
@@ -119,7 +119,10 @@ class PolicyForm(forms.ModelForm):
 def _flatten(problems: Any, where: str = "") -> str:
     """DRF's nested errors as one readable line ("row 2, id: ...")."""
     if isinstance(problems, dict):
-        return "; ".join(_flatten(value, f"{where}{key}: ") for key, value in problems.items())
+        return "; ".join(
+            _flatten(value, f"{where}row {key + 1}, " if isinstance(key, int) else f"{where}{key}: ")
+            for key, value in problems.items()
+        )
     if isinstance(problems, list):
         if all(isinstance(p, str) for p in problems):
             return where + " ".join(problems)

@@ -69,8 +69,8 @@ class StreamAdmin(CustomerScopedAdmin):
         all_url = reverse("admin:verifications_verification_changelist") + f"?stream__id__exact={stream.pk}"
         return format_html(
             '<div class="frames">{}</div><p><a href="{}">All frames of this stream</a></p>',
-            format_html_join("", '<figure><a href="{}">{}</a><figcaption>{} {}</figcaption></figure>', (
-                (reverse("admin:verifications_verification_change", args=[quote(frame.pk)]),
+            format_html_join("", '<figure data-verification-id="{}"><a href="{}">{}</a><figcaption>{} {}</figcaption></figure>', (
+                (frame.pk, reverse("admin:verifications_verification_change", args=[quote(frame.pk)]),
                  thumbnail(frame, css_class="frame"), decision_badge(frame),
                  timezone.localtime(frame.created_at).strftime("%H:%M:%S"))
                 for frame in frames

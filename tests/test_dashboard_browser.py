@@ -135,7 +135,6 @@ def test_an_operator_opens_a_verification_and_sees_its_stored_image(visit: Visit
     assert not visit.traffic.failed, visit.traffic.failed
 
 
-@pytest.mark.xfail(reason="settings page in progress", strict=False)
 def test_an_operator_creates_an_api_key_and_sees_it_only_once(visit: Visit, alice):
     log_in_as(visit, operator_of(alice, "alice-op"))
     page = visit.page

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from policies.models import POLICY_ID_VALIDATOR, Policy
-from verifications.engine.registry import PROVIDER_NAMES
+from verifications.engine.base import PROVIDER_NAMES
 
 
 class CriterionSerializer(serializers.Serializer):

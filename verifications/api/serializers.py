@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from verifications.engine.registry import PROVIDER_NAMES
+from verifications.engine.base import PROVIDER_NAMES
 from verifications.images import decode_base64_image
 from verifications.models import Verification
 from verifications.selectors import VerificationFilters

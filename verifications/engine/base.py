@@ -13,6 +13,10 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+# Every provider name a request or policy may ask for. Here, not in the registry, so that
+# forms and serializers can offer the choices without importing the three cloud SDKs.
+PROVIDER_NAMES = ("openai", "anthropic", "gemini", "local")
+
 
 @dataclass(frozen=True)
 class ModelImage:

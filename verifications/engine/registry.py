@@ -11,13 +11,12 @@ import os
 from django.conf import settings
 
 from verifications.engine.anthropic_provider import AnthropicProvider
-from verifications.engine.base import Provider
+from verifications.engine.base import PROVIDER_NAMES, Provider
 from verifications.engine.gemini_provider import GeminiProvider
 from verifications.engine.local import LocalProvider
 from verifications.engine.openai_provider import OpenAIProvider
 from verifyai.api.errors import ProviderUnavailable
 
-PROVIDER_NAMES = ("openai", "anthropic", "gemini", "local")
 CLOUD_PROVIDER_KEYS = {
     "openai": ("OPENAI_API_KEY",),
     "anthropic": ("ANTHROPIC_API_KEY",),
