@@ -74,7 +74,7 @@ class LatencyFilter(admin.SimpleListFilter):
 @admin.register(Verification)
 class VerificationAdmin(CustomerScopedAdmin):
     list_display = [
-        "preview", "id", "customer", "decision", "category", "policy_slug", "provider", "latency",
+        "preview", "id", "customer", "decision", "category", "policy_name", "provider", "latency",
         "created_at",
     ]
     list_display_links = ["preview", "id"]
@@ -138,6 +138,10 @@ class VerificationAdmin(CustomerScopedAdmin):
     @admin.display(description="Decision", ordering="is_compliant")
     def decision(self, verification: Verification) -> str:
         return decision_badge(verification)
+
+    @admin.display(description="Policy", ordering="policy_slug")
+    def policy_name(self, verification: Verification) -> str:
+        return verification.policy_slug
 
     @admin.display(description="Latency", ordering="latency_ms")
     def latency(self, verification: Verification) -> str:

@@ -27,6 +27,7 @@ class VerifyAIAdminSite(admin.AdminSite):
     site_title = "VerifyAI"
     index_title = "Operator dashboard"
     index_template = "admin/verifyai_index.html"
+    enable_nav_sidebar = False  # the result tables need the width; header and breadcrumbs navigate
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         from verifyai.admin import operator_customer
