@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -79,3 +80,39 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
     return ordered[index]
+
+
+def cpu_seconds_by_group(processes: dict[subprocess.Popen, str]) -> dict[str, float]:
+    """CPU time used so far by each started process group (children included), by name."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    names = {process.pid: name for process, name in processes.items()}
+    totals = dict.fromkeys(names.values(), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        group = int(fields[2])  # pgrp
+        if group in names:
+            totals[names[group]] += (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+def services_cpu() -> dict[str, float]:
+    """CPU seconds of the PostgreSQL and Redis servers (all their processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"postgres": 0.0, "redis": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for name in totals:
+            if comm.startswith(name):
+                totals[name] += (int(fields[11]) + int(fields[12])) / ticks
+    return totals

@@ -34,9 +34,11 @@ from benchmarks.common import (
     PY,
     ROOT,
     camera_frame,
+    cpu_seconds_by_group,
     percentile,
     prepare_database,
     server_timing,
+    services_cpu,
     wait_healthy,
 )
 
@@ -169,8 +171,16 @@ def main() -> None:
             streams = asyncio.run(_pair_streams(api_key, args.streams))
             print(f"created and paired {len(streams)} streams in {time.perf_counter() - started:.1f} s "
                   f"(bcrypt cost 12 per pairing; pairing leaves the token proof, so no frame pays bcrypt)")
+            cpu_before = {**cpu_seconds_by_group({web: "web"}), **services_cpu(),
+                          "client": time.process_time()}
             samples = asyncio.run(_drive(streams, camera_frame(), args.seconds))
+            cpu_after = {**cpu_seconds_by_group({web: "web"}), **services_cpu(),
+                         "client": time.process_time()}
             _report(samples, args.seconds, len(streams))
+            frames = max(1, len(samples))
+            print(f"CPU ms per frame ({os.cpu_count()} cores): " + ", ".join(
+                f"{name} {(cpu_after[name] - cpu_before[name]) * 1000 / frames:.1f}" for name in cpu_after
+            ))
         finally:
             os.killpg(web.pid, signal.SIGTERM)
             web.wait(timeout=10)

@@ -28,9 +28,11 @@ from benchmarks.common import (
     PY,
     ROOT,
     camera_frame,
+    cpu_seconds_by_group,
     percentile,
     prepare_database,
     server_timing,
+    services_cpu,
     wait_healthy,
 )
 
@@ -103,42 +105,6 @@ async def _drive(
     return latencies, errors
 
 
-def _cpu_seconds_by_group(processes: list[subprocess.Popen]) -> dict[str, float]:
-    """CPU time used so far by each started process group (children included)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    names = {p.pid: n for p, n in zip(processes, ("model", "worker", "web"), strict=True)}
-    totals = dict.fromkeys(names.values(), 0.0)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        group = int(fields[2])  # pgrp
-        if group in names:
-            totals[names[group]] += (int(fields[11]) + int(fields[12])) / ticks
-    return totals
-
-
-def _services_cpu() -> dict[str, float]:
-    """CPU seconds of the PostgreSQL and Redis servers (all their processes)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    totals = {"postgres": 0.0, "redis": 0.0}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            comm = (entry / "comm").read_text().strip()
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        for name in totals:
-            if comm.startswith(name):
-                totals[name] += (int(fields[11]) + int(fields[12])) / ticks
-    return totals
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--delay", type=float, default=1.5, help="the fake model's answer delay (s)")
@@ -168,10 +134,10 @@ def main() -> None:
             total = max(level * args.rounds, 10)
             started = time.perf_counter()
             timings: list[dict[str, float]] = []
-            cpu_before = {**_cpu_seconds_by_group(processes), **_services_cpu()}
+            cpu_before = {**cpu_seconds_by_group(dict(zip(processes, ("model", "worker", "web"), strict=True))), **services_cpu()}
             client_before = time.process_time()
             latencies, errors = asyncio.run(_drive(api_key, photo, level, total, timings))
-            cpu_after = {**_cpu_seconds_by_group(processes), **_services_cpu()}
+            cpu_after = {**cpu_seconds_by_group(dict(zip(processes, ("model", "worker", "web"), strict=True))), **services_cpu()}
             cpu_after["client"] = time.process_time() - client_before
             cpu_before["client"] = 0.0
             wall = time.perf_counter() - started
