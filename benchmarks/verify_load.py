@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import tempfile
@@ -74,7 +75,8 @@ def _start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Pop
 
 
 async def _drive(
-    api_key: str, photo: bytes, concurrency: int, requests: int, timings: list[dict[str, float]] | None = None
+    api_key: str, photo: bytes, concurrency: int, requests: int,
+    timings: list[dict[str, float]] | None = None, stagger: float = 0.0,
 ) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
@@ -84,6 +86,8 @@ async def _drive(
 
         async def worker() -> None:
             nonlocal remaining, errors
+            # Users are not in phase: each client starts somewhere in the first model delay.
+            await asyncio.sleep(random.random() * stagger)
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()
@@ -110,6 +114,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=1.5, help="the fake model's answer delay (s)")
     parser.add_argument("--levels", default="1,50,200", help="concurrent clients per run")
     parser.add_argument("--rounds", type=int, default=4, help="requests per client at each level")
+    parser.add_argument("--burst", action="store_true",
+                        help="start every client at once (default: spread over one model delay)")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=128)
     parser.add_argument("--worker-threads", type=int, default=256)
@@ -127,16 +133,20 @@ def main() -> None:
         asyncio.run(_drive(api_key, photo, 4, 8))  # warm connections and threads
         print(f"model delay {args.delay:.2f}s, image {len(photo) // 1024} KB, "
               f"gunicorn {args.web_workers}x{args.web_threads} threads, "
-              f"celery {args.worker_threads} threads, {os.cpu_count()} cores")
+              f"celery {args.worker_threads} threads, {os.cpu_count()} cores, "
+              f"{'clients start together' if args.burst else 'client starts spread over one delay'}")
         print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} "
               f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p95 overhead ms':>16}")
         for level in [int(v) for v in args.levels.split(",")]:
             total = max(level * args.rounds, 10)
+            stagger = 0.0 if args.burst else args.delay
+            if level > 1:  # grow thread pools and database connections first; not counted
+                asyncio.run(_drive(api_key, photo, level, level, stagger=stagger))
             started = time.perf_counter()
             timings: list[dict[str, float]] = []
             cpu_before = {**cpu_seconds_by_group(dict(zip(processes, ("model", "worker", "web"), strict=True))), **services_cpu()}
             client_before = time.process_time()
-            latencies, errors = asyncio.run(_drive(api_key, photo, level, total, timings))
+            latencies, errors = asyncio.run(_drive(api_key, photo, level, total, timings, stagger))
             cpu_after = {**cpu_seconds_by_group(dict(zip(processes, ("model", "worker", "web"), strict=True))), **services_cpu()}
             cpu_after["client"] = time.process_time() - client_before
             cpu_before["client"] = 0.0

@@ -84,6 +84,7 @@ def real_worker(fake_model, not_eager) -> Iterator[None]:
     try:
         ping = celery_app.send_task("verifyai.ping")
         assert ping.get(timeout=30, interval=0.1) == "pong"
+        ping.forget()
         yield
     finally:
         _stop(process)
@@ -122,3 +123,21 @@ def test_with_no_worker_running_the_request_fails_at_the_deadline_and_is_recorde
     assert time.time() - started < 5
     stored = Verification.objects.get(pk=response.json()["verification_id"])
     assert stored.status == "error" and stored.error_code == "deadline_exceeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_answers_leave_nothing_behind_in_redis(real_worker, alice, settings):
+    if not settings.REDIS_URL:
+        pytest.skip("the reply lists are Redis's; embedded defaults answer through the result folder")
+    import redis
+
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    for _ in range(3):
+        body = {"image": SimpleUploadedFile("photo.jpg", make_photo()), "policy": "scooter_parking",
+                "provider": "openai"}
+        assert alice.client.post("/api/v1/verify", body, format="multipart").status_code == 200
+
+    # No result-backend entries to expire, no replies or images waiting: memory stays flat at load.
+    assert not list(server.scan_iter("celery-task-meta-*"))
+    assert not list(server.scan_iter("verifyai:reply:*"))
+    assert not list(server.scan_iter("*model-image:*"))

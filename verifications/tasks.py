@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from verifications.engine import replies
 from verifications.engine.dispatch import run_payload
 
 
@@ -11,4 +12,7 @@ from verifications.engine.dispatch import run_payload
 def evaluate_image(payload: dict) -> dict:
     # Not acks_late: a verification is answered within its deadline or not at all,
     # so redelivering it to another worker after a crash would only waste a call.
-    return run_payload(payload)
+    outcome = run_payload(payload)
+    if payload.get("reply_key"):
+        replies.send(payload["reply_key"], outcome)  # the caller stored ignore_result for this one
+    return outcome

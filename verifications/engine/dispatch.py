@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 import uuid
 
 from celery.exceptions import TimeoutError as CeleryTimeout
+from celery.result import AsyncResult
 from django.core.cache import cache
 from django.db import connection
 from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
+from verifications.engine import replies
 from verifications.engine.base import Evaluation, EvaluationError, ModelImage, PolicySpec
 from verifications.engine.runner import evaluate_in_order
+
+logger = logging.getLogger(__name__)
 
 INLINE_PROVIDERS = frozenset({"local"})
 # Slack for the worker to report back after its own deadline handling.
@@ -31,7 +37,8 @@ def _image_key() -> str:
 
 
 def evaluation_payload(
-    provider_names: list[str], image: ModelImage, policy: PolicySpec, deadline: float, image_key: str
+    provider_names: list[str], image: ModelImage, policy: PolicySpec, deadline: float, image_key: str,
+    reply_key: str | None = None,
 ) -> dict[str, object]:
     """The task's arguments. The image itself travels through the shared cache as
     raw bytes: JSON-encoding it into the broker message cost more CPU than the
@@ -46,6 +53,7 @@ def evaluation_payload(
             "height": image.height,
             "mime_type": image.mime_type,
         },
+        "reply_key": reply_key,  # None: answer through Celery's result backend
     }
 
 
@@ -76,12 +84,14 @@ def evaluate(
     from verifications.tasks import evaluate_image
 
     image_key = _image_key()
-    payload = evaluation_payload(provider_names, image, policy, deadline, image_key)
+    reply_key = replies.new_reply_key() if replies.available() else None
+    payload = evaluation_payload(provider_names, image, policy, deadline, image_key, reply_key)
     try:
         cache.set(image_key, image.data, timeout=int(deadline - time.time()) + 30)
         # A task still queued at the deadline is dropped by the worker, not run late.
         async_result = evaluate_image.apply_async(
-            args=[payload], expires=dt.datetime.fromtimestamp(deadline, tz=dt.UTC)
+            args=[payload], expires=dt.datetime.fromtimestamp(deadline, tz=dt.UTC),
+            ignore_result=reply_key is not None,
         )
     except Exception as exc:  # noqa: BLE001 - broker or cache down: the queue is unusable
         raise EvaluationError("queue_unavailable", "The inference queue is unreachable.") from exc
@@ -89,20 +99,41 @@ def evaluate(
         # Hand the DB connection back to the pool while we wait on the model, so
         # 200 waiting requests do not hold 200 database connections.
         connection.close()
+    timeout = deadline - time.time() + RESULT_GRACE_SECONDS
+    outcome = (
+        _wait_for_reply(reply_key, timeout, image_key) if reply_key is not None
+        else _wait_for_result(async_result, timeout, image_key)
+    )
+    if "error" in outcome:
+        raise EvaluationError.from_dict(outcome["error"])
+    return Evaluation(**outcome["evaluation"])
+
+
+def _deadline_exceeded() -> EvaluationError:
+    return EvaluationError("deadline_exceeded", "The model did not answer in time.", transient=True)
+
+
+def _wait_for_reply(reply_key: str, timeout: float, image_key: str) -> dict:
     try:
-        outcome = async_result.get(
-            timeout=max(0.1, deadline - time.time() + RESULT_GRACE_SECONDS), interval=0.02
-        )
+        outcome = replies.wait(reply_key, timeout)
+    except RedisError as exc:
+        logger.warning("Waiting for reply %s failed: %r", reply_key, exc)
+        raise EvaluationError("queue_unavailable", "The inference queue is unreachable.") from exc
+    finally:
+        cache.delete(image_key)
+    if outcome is None:
+        raise _deadline_exceeded()
+    return outcome
+
+
+def _wait_for_result(async_result: AsyncResult, timeout: float, image_key: str) -> dict:
+    try:
+        return async_result.get(timeout=max(0.1, timeout), interval=0.02)
     except CeleryTimeout:
-        raise EvaluationError(
-            "deadline_exceeded", "The model did not answer in time.", transient=True
-        ) from None
+        raise _deadline_exceeded() from None
     finally:
         cache.delete(image_key)
         try:
             async_result.forget()
         except (OSError, BrokerError):  # nothing was stored (the file backend raises then)
             pass
-    if "error" in outcome:
-        raise EvaluationError.from_dict(outcome["error"])
-    return Evaluation(**outcome["evaluation"])
