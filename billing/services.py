@@ -67,11 +67,14 @@ def find_api_key(raw_key: str) -> ApiKey | None:
     """The live key for a raw key, with its customer, subscription and plan in one query."""
     if not raw_key.startswith(API_KEY_PREFIX) or raw_key.startswith(_STREAM_TOKEN_PREFIX):
         return None
-    return (
+    # key_hash is unique: no ORDER BY (compiling the model's default ordering was a
+    # measurable share of a request's CPU at 200 in flight).
+    matches = (
         ApiKey.objects.select_related("customer__subscription__plan")
         .filter(key_hash=hash_api_key(raw_key), revoked_at__isnull=True)
-        .first()
+        .order_by()[:1]
     )
+    return next(iter(matches), None)
 
 
 def touch_api_key(api_key: ApiKey) -> None:
