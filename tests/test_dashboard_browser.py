@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from django.contrib.admin.utils import quote  # ids contain "_", which admin URLs escape
 from rest_framework.test import APIClient
 
