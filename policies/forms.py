@@ -61,6 +61,7 @@ class PolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "customer" in self.fields:
             self.fields["customer"].required = True  # built-ins are data, not made here
+            self.fields["customer"].help_text = ""
         if self.instance.pk and "policy_id" in self.fields:
             self.fields["policy_id"].disabled = True  # ids are what clients send; never renamed
         self.row_lists = []
