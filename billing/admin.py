@@ -39,7 +39,7 @@ class ApiKeyInline(admin.TabularInline):
     show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # keys are minted by the "Create API key" action, shown once
+        return False  # keys are created on the customer's settings page, shown once
 
 
 @admin.register(Customer)
