@@ -48,6 +48,7 @@ class VerifyAIAdminSite(admin.AdminSite):
         from verifyai.admin import scope_of
         from verifyai.dashboard import today_summary
 
-        scope = scope_of(request)
-        summary = None if scope is not None and not isinstance(scope, str) else today_summary(scope)
+        scope = scope_of(request)  # None: a superuser (all customers); str: an operator's customer
+        sees_nothing = scope is not None and not isinstance(scope, str)  # staff of no customer
+        summary = None if sees_nothing else today_summary(scope)
         return super().index(request, {"summary": summary, **(extra_context or {})})
