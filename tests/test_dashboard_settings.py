@@ -149,3 +149,21 @@ def test_unknown_event_types_are_refused(alice, operator_a):
 
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_turning_a_disabled_endpoint_back_on_clears_why_it_was_disabled(alice, operator_a):
+    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9/in",
+                               events=["verification.completed"])
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        active=False, disabled_at=timezone.now(), failing_since=timezone.now(),
+        disabled_reason="Failing for 5 days.",
+    )
+
+    response = operator_a.post(f"/admin/webhooks/webhookendpoint/{quote(endpoint.pk)}/change/", {
+        "url": endpoint.url, "events": ["verification.completed"], "active": "on",
+    })
+
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.active and endpoint.disabled_at is None and endpoint.failing_since is None
+    assert endpoint.disabled_reason == "" and endpoint.customer == alice.customer

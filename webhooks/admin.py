@@ -59,11 +59,13 @@ class WebhookEndpointAdmin(CustomerScopedAdmin):
         return mark_safe('<span class="decision decision-pass">active</span>')
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change: bool) -> None:
-        if not change:
-            obj.secret = services.new_secret()
-        elif "active" in form.changed_data and obj.active:
-            # Turning an endpoint back on clears an automatic disabling, as the API does.
-            obj.disabled_at, obj.disabled_reason, obj.failing_since = None, "", None
+        if change:
+            # The API's update rules (turning an endpoint back on clears an automatic disabling).
+            changed = {name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS
+                       if name in form.changed_data}
+            services.update_endpoint(endpoint=obj, data=changed)
+            return
+        obj.secret = services.new_secret()
         super().save_model(request, obj, form, change)
 
     def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue=None):
