@@ -6,13 +6,12 @@ by the API's PolicySerializer, so the dashboard and the API accept exactly the s
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from django import forms
 
-from policies.builtin import DEFAULT_CATEGORIES
 from policies.models import Policy
+from policies.services import is_builtin_id, policy_defaults
 from verifications.engine.base import PROVIDER_NAMES
 
 _WIDE = forms.TextInput(attrs={"size": 70})
@@ -65,10 +64,9 @@ class PolicyForm(forms.ModelForm):
         if self.instance.pk and "policy_id" in self.fields:
             self.fields["policy_id"].disabled = True  # ids are what clients send; never renamed
         self.row_lists = []
+        defaults = policy_defaults()  # a new policy starts with the API's default categories
         for name, heading, formset_class, _ in ROW_LISTS:
-            initial = getattr(self.instance, name) if self.instance.pk else (
-                copy.deepcopy(DEFAULT_CATEGORIES) if name == "categories" else []
-            )
+            initial = getattr(self.instance, name) if self.instance.pk else defaults.get(name, [])
             formset = formset_class(
                 data=self.data if self.is_bound else None, prefix=name, initial=initial
             )
@@ -111,9 +109,7 @@ class PolicyForm(forms.ModelForm):
             return
         for name in lists:
             setattr(self.instance, name, serializer.validated_data[name])
-        if not self.instance.pk and Policy.objects.filter(
-            customer__isnull=True, policy_id=payload["id"]
-        ).exists():
+        if not self.instance.pk and is_builtin_id(payload["id"]):
             self.add_error("policy_id", "That is the id of a built-in policy; choose another.")
 
 

@@ -47,8 +47,12 @@ def sync_builtin_policies_after_migrate(**kwargs: Any) -> None:
     sync_builtin_policies()
 
 
+def is_builtin_id(policy_id: str) -> bool:
+    return Policy.objects.filter(customer__isnull=True, policy_id=policy_id).exists()
+
+
 def _check_not_builtin_id(policy_id: str) -> None:
-    if Policy.objects.filter(customer__isnull=True, policy_id=policy_id).exists():
+    if is_builtin_id(policy_id):
         raise Conflict(f"'{policy_id}' is the id of a built-in policy; choose another id.")
 
 
