@@ -137,6 +137,7 @@ def main() -> None:
               f"{'clients start together' if args.burst else 'client starts spread over one delay'}")
         print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} "
               f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p95 overhead ms':>16}")
+        named = dict(zip(processes, ("model", "worker", "web"), strict=True))
         for level in [int(v) for v in args.levels.split(",")]:
             total = max(level * args.rounds, 10)
             stagger = 0.0 if args.burst else args.delay
@@ -144,10 +145,10 @@ def main() -> None:
                 asyncio.run(_drive(api_key, photo, level, level, stagger=stagger))
             started = time.perf_counter()
             timings: list[dict[str, float]] = []
-            cpu_before = {**cpu_seconds_by_group(dict(zip(processes, ("model", "worker", "web"), strict=True))), **services_cpu()}
+            cpu_before = {**cpu_seconds_by_group(named), **services_cpu()}
             client_before = time.process_time()
             latencies, errors = asyncio.run(_drive(api_key, photo, level, total, timings, stagger))
-            cpu_after = {**cpu_seconds_by_group(dict(zip(processes, ("model", "worker", "web"), strict=True))), **services_cpu()}
+            cpu_after = {**cpu_seconds_by_group(named), **services_cpu()}
             cpu_after["client"] = time.process_time() - client_before
             cpu_before["client"] = 0.0
             wall = time.perf_counter() - started

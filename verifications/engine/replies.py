@@ -29,6 +29,8 @@ def available() -> bool:
 
 def _redis() -> redis.Redis:
     global _client
+    if _client is not None:  # every wait comes here: no lock once the client exists
+        return _client
     with _client_lock:
         if _client is None:
             # One connection per waiting thread (gunicorn runs 128 a process); past the cap a
