@@ -112,6 +112,9 @@ def test_a_new_pairing_code_comes_with_its_qr(alice):
     body = response.json()
     assert body["code"] != created["pairing"]["code"]
     assert alice.client.get(body["qr_url"].removeprefix("http://testserver")).status_code == 200
+    # The code it replaced no longer pairs, so its QR is not drawn either.
+    replaced = created["pairing"]["qr_url"].removeprefix("http://testserver")
+    assert alice.client.get(replaced).status_code == 404
 
 
 def test_archived_streams_get_no_new_codes(alice):
@@ -138,3 +141,14 @@ def test_the_list_pages_with_a_cursor_without_skips_or_repeats(alice):
             break
         cursor = page["next_cursor"]
     assert len(seen) == 5 and set(seen) == created
+
+
+@pytest.mark.parametrize("limit", ["101", "0", "many"])
+def test_the_list_takes_limit_as_verifications_do(alice, limit):
+    for index in range(21):
+        create_stream(alice, name=f"cam {index}")
+
+    assert len(alice.client.get("/api/v1/streams").json()["data"]) == 20  # the same default
+    response = alice.client.get("/api/v1/streams", {"limit": limit})
+
+    assert response.status_code == 400 and "limit" in response.json()["error"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils import timezone
 from django_ratelimit.core import get_usage
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -15,7 +16,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.models import Subscription
 from streams.api.serializers import (
     FrameRequestSerializer,
     PairingSerializer,
@@ -42,8 +42,8 @@ from verifications.images import read_image
 from verifications.services import verify_image
 from verifyai.api.context import timed
 from verifyai.api.errors import ApiError, NotFound, UnknownPolicy
-from verifyai.api.pagination import paginate
-from verifyai.api.permissions import NoActiveSubscription
+from verifyai.api.pagination import PageQuerySerializer, paginate
+from verifyai.api.permissions import require_active_subscription
 from verifyai.api.views import ApiView, IdempotentCreateView
 
 
@@ -60,12 +60,11 @@ class StreamListView(IdempotentCreateView):
 
     @extend_schema(operation_id="streams_list")
     def get(self, request: Request) -> Response:
-        try:
-            limit = min(100, max(1, int(request.query_params.get("limit", 50))))
-        except ValueError:
-            limit = 50
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         page = paginate(
-            streams_for(request.user), cursor=request.query_params.get("cursor") or None, limit=limit
+            streams_for(request.user), cursor=query.validated_data.get("cursor") or None,
+            limit=query.validated_data["limit"],
         )
         data = StreamSerializer(page.items, many=True).data
         return Response({"data": data, "has_more": page.has_more, "next_cursor": page.next_cursor})
@@ -127,11 +126,13 @@ class PairingQrView(ApiView):
     def get(self, request: Request, stream_id: str) -> HttpResponse:
         stream = get_stream(request.user, stream_id)
         code = request.query_params.get("code", "")
-        # Only a code of this stream that is still usable is drawn, never arbitrary text.
-        live = PairingCode.objects.filter(
-            stream=stream, code_hash=hash_code(code), consumed_at__isnull=True
+        # Only a code of this stream that is still usable is drawn, never arbitrary text
+        # (a code replaced by a newer one was expired by issue_pairing_code).
+        live = code and PairingCode.objects.filter(
+            stream=stream, code_hash=hash_code(code), consumed_at__isnull=True,
+            expires_at__gt=timezone.now(),
         ).exists()
-        if not code or not live:
+        if not live:
             raise NotFound("No live pairing code like that for this stream.")
         response = HttpResponse(qr_png(code), content_type="image/png")
         response["Cache-Control"] = "no-store"
@@ -183,12 +184,7 @@ class StreamTokenAuthentication(authentication.BaseAuthentication):
 
 class StreamCustomerSubscribed(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
-        try:
-            subscription = request.user.subscription
-        except Subscription.DoesNotExist:
-            subscription = None
-        if subscription is None or not subscription.is_active:
-            raise NoActiveSubscription(upgrade_url=settings.VERIFYAI_UPGRADE_URL)
+        require_active_subscription(request.user)  # the stream's customer
         return True
 
 

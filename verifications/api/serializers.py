@@ -14,6 +14,7 @@ from verifications.images import decode_base64_image
 from verifications.models import Verification
 from verifications.selectors import VerificationFilters
 from verifications.storage import image_url
+from verifyai.api.pagination import PageQuerySerializer
 
 MAX_METADATA_BYTES = 16 * 1024
 
@@ -124,9 +125,7 @@ def _parse_instant(name: str, raw: str, *, end: bool) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-class VerificationListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
-    cursor = serializers.CharField(required=False, allow_blank=True)
+class VerificationListQuerySerializer(PageQuerySerializer):
     policy = serializers.CharField(required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=Verification.Status.values, required=False)
     is_compliant = serializers.BooleanField(required=False, allow_null=True, default=None)

@@ -15,8 +15,16 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
 
 from verifyai.api.errors import BadRequest
+
+
+class PageQuerySerializer(serializers.Serializer):
+    """``limit`` and ``cursor``, as every list endpoint takes them (subclass to add filters)."""
+
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+    cursor = serializers.CharField(required=False, allow_blank=True)
 
 
 class InvalidCursor(BadRequest):

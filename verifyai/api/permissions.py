@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 
-from billing.models import ApiKey, Subscription
+from billing.models import ApiKey, Customer, Subscription
 from verifyai.api.errors import Forbidden
 
 
@@ -17,16 +17,20 @@ class HasActiveSubscription(permissions.BasePermission):
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             raise exceptions.NotAuthenticated("Missing API key: send it in the X-API-Key header.")
-        upgrade_url = settings.VERIFYAI_UPGRADE_URL
         if api_key.product != ApiKey.PRODUCT_VERIFYAI:
-            raise WrongProduct(upgrade_url=upgrade_url)
-        try:
-            subscription = api_key.customer.subscription
-        except Subscription.DoesNotExist:
-            subscription = None
-        if subscription is None or not subscription.is_active:
-            raise NoActiveSubscription(upgrade_url=upgrade_url)
+            raise WrongProduct(upgrade_url=settings.VERIFYAI_UPGRADE_URL)
+        require_active_subscription(api_key.customer)
         return True
+
+
+def require_active_subscription(customer: Customer) -> None:
+    """Raise 403 no_active_subscription unless ``customer`` may use the API now."""
+    try:
+        subscription = customer.subscription
+    except Subscription.DoesNotExist:
+        subscription = None
+    if subscription is None or not subscription.is_active:
+        raise NoActiveSubscription(upgrade_url=settings.VERIFYAI_UPGRADE_URL)
 
 
 class WrongProduct(Forbidden):

@@ -66,8 +66,3 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
     def get_payload(self, delivery: WebhookDelivery) -> Any:
         return json.loads(bytes(delivery.payload))
-
-
-class DeliveryListQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
-    cursor = serializers.CharField(required=False, allow_blank=True)

@@ -4,11 +4,10 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from verifyai.api.pagination import paginate
+from verifyai.api.pagination import PageQuerySerializer, paginate
 from verifyai.api.views import ApiView, IdempotentCreateView
 from webhooks import services
 from webhooks.api.serializers import (
-    DeliveryListQuerySerializer,
     WebhookDeliverySerializer,
     WebhookEndpointSerializer,
     WebhookEndpointWithSecretSerializer,
@@ -72,7 +71,7 @@ class WebhookDeliveryListView(ApiView):
 
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = get_endpoint(request.user, endpoint_id)
-        query = DeliveryListQuerySerializer(data=request.query_params)
+        query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = paginate(
             deliveries_for(endpoint),
