@@ -124,9 +124,15 @@ def folder_frames(folder: Path) -> Iterator[Frame]:
 
 
 def snapshot_frames(url: str, timeout: float) -> Iterator[Frame]:
+    # Retries live inside the frame sources: a generator that raised is finished, so
+    # retrying next() on it ended the capture loop at the first failed snapshot.
     while True:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
-            yield "snapshot.jpg", response.read(), response.headers.get_content_type() or "image/jpeg"
+        yield with_backoff(lambda: _snapshot(url, timeout))
+
+
+def _snapshot(url: str, timeout: float) -> Frame:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        return "snapshot.jpg", response.read(), response.headers.get_content_type() or "image/jpeg"
 
 
 def camera_frames(index: int) -> Iterator[Frame]:
@@ -135,11 +141,15 @@ def camera_frames(index: int) -> Iterator[Frame]:
     except ImportError:
         raise SystemExit("--camera needs OpenCV: pip install opencv-python-headless") from None
     capture = cv2.VideoCapture(index)
-    while True:
+
+    def read() -> Any:
         ok, image = capture.read()
         if not ok:
             raise OSError(f"camera {index} gave no frame")
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        return image
+
+    while True:
+        ok, jpeg = cv2.imencode(".jpg", with_backoff(read), [cv2.IMWRITE_JPEG_QUALITY, 85])
         yield "frame.jpg", jpeg.tobytes(), "image/jpeg"
 
 
@@ -186,7 +196,7 @@ def run(state: dict[str, str], frames: Iterator[Frame], *, fps: float, timeout: 
         if count is not None and index >= count:
             return
         started = time.monotonic()
-        frame = with_backoff(lambda: next(frames))
+        frame = next(frames)
         try:
             result = with_backoff(lambda frame=frame: post_frame(state, frame, timeout=timeout))
         except ApiError as exc:

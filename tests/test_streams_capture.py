@@ -68,14 +68,19 @@ def test_network_errors_are_retried_with_backoff_and_4xx_is_final():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_frames_from_a_snapshot_url(alice, live_server, tmp_path, capsys):
+def test_frames_from_a_snapshot_url_survive_a_failed_snapshot(alice, live_server, tmp_path, capsys):
     import http.server
     import threading
 
     photo = make_photo(seed=4)
+    requests = []
 
     class Snapshot(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name
+            requests.append(self.path)
+            if len(requests) == 1:  # the camera hiccups once; the client must carry on
+                self.send_error(503)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
             self.send_header("Content-Length", str(len(photo)))
@@ -96,4 +101,4 @@ def test_frames_from_a_snapshot_url(alice, live_server, tmp_path, capsys):
     finally:
         server.shutdown()
     assert len([line for line in capsys.readouterr().out.splitlines() if line.startswith("ver_")]) == 2
-    assert Verification.objects.count() == 2
+    assert Verification.objects.count() == 2 and len(requests) == 3
