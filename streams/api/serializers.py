@@ -4,12 +4,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from policies.models import Policy
-from policies.selectors import get_policy
 from streams.models import Stream
 from streams.services import IssuedCode
 from verifications.api.serializers import ImageField
-from verifyai.api.errors import NotFound, UnknownPolicy
+from verifications.services import resolve_policy
 
 
 class StreamSerializer(serializers.ModelSerializer):
@@ -32,14 +30,8 @@ class StreamSerializer(serializers.ModelSerializer):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         values = super().to_internal_value(data)
         if "policy_id" in values:
-            values["policy"] = self._policy(values.pop("policy_id"))
+            values["policy"] = resolve_policy(self.context["customer"], values.pop("policy_id"))
         return values
-
-    def _policy(self, policy_id: str) -> Policy:
-        try:
-            return get_policy(self.context["customer"], policy_id)
-        except NotFound:
-            raise UnknownPolicy(f"Unknown policy '{policy_id}'.") from None
 
 
 def pairing_body(issued: IssuedCode, request: Any, stream: Stream) -> dict[str, Any]:
