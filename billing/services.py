@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.models import ApiKey, Customer, Plan, Subscription, UsageCounter
 
+logger = logging.getLogger(__name__)
+
 API_KEY_PREFIX = "vai_"
-# Keys and stream tokens share the vai_ prefix; a stream token is never an API key.
-_STREAM_TOKEN_PREFIX = "vai_strm_"
+# Keys and stream tokens (streams.services mints them) share vai_; a stream token is never a key.
+STREAM_TOKEN_PREFIX = "vai_strm_"
 _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 DEFAULT_PLANS = {
@@ -65,7 +68,7 @@ def revoke_api_key(*, api_key: ApiKey) -> None:
 
 def find_api_key(raw_key: str) -> ApiKey | None:
     """The live key for a raw key, with its customer, subscription and plan in one query."""
-    if not raw_key.startswith(API_KEY_PREFIX) or raw_key.startswith(_STREAM_TOKEN_PREFIX):
+    if not raw_key.startswith(API_KEY_PREFIX) or raw_key.startswith(STREAM_TOKEN_PREFIX):
         return None
     # key_hash is unique: no ORDER BY (compiling the model's default ordering was a
     # measurable share of a request's CPU at 200 in flight).
@@ -78,11 +81,16 @@ def find_api_key(raw_key: str) -> ApiKey | None:
 
 
 def touch_api_key(api_key: ApiKey) -> None:
-    """Record use at minute resolution, so a busy key is not a write per request."""
+    """Record use at minute resolution, so a busy key is not a write per request.
+    Best-effort: a failed write is logged, never a refused request."""
     now = timezone.now()
     if api_key.last_used_at and now - api_key.last_used_at < _LAST_USED_RESOLUTION:
         return
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    try:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    except DatabaseError:
+        logger.warning("Could not record last_used_at for key %s", api_key.prefix)
+        return
     api_key.last_used_at = now
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
+from django.db import DatabaseError
 
 from billing.models import ApiKey, Subscription
 from billing.services import hash_api_key, revoke_api_key
@@ -129,3 +132,11 @@ def test_authentication_errors_carry_a_request_id_and_www_authenticate(anonymous
 
     assert response["X-Request-Id"]
     assert response.get("WWW-Authenticate")
+
+
+def test_a_failing_last_used_write_never_refuses_the_request(alice):
+    # Only the best-effort last_used_at write uses QuerySet.update on this path.
+    with mock.patch("django.db.models.query.QuerySet.update", side_effect=DatabaseError("down")):
+        response = alice.client.get("/api/v1/usage")
+
+    assert response.status_code == 200

@@ -34,14 +34,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         with timed("auth"):
             try:
                 api_key = find_api_key(raw_key)
-                if api_key is not None:
-                    touch_api_key(api_key)
             except DatabaseError as exc:
                 raise ServiceUnavailable(
                     "Authentication service unavailable. Retry.", retry_after=1
                 ) from exc
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        touch_api_key(api_key)
         return api_key.customer, api_key
 
     def authenticate_header(self, request: Request) -> str:
