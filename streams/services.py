@@ -27,6 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.models import Customer
+from billing.services import STREAM_TOKEN_PREFIX
 from policies.models import Policy
 from streams.models import PairingCode, Stream
 from streams.selectors import stream_for_frame
@@ -35,7 +36,7 @@ from verifyai.api.errors import ApiError, NotFound
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PREFIX = "vai_strm_"
+TOKEN_PREFIX = STREAM_TOKEN_PREFIX
 # RFC 8628 section 6.1: consonants only (no vowels, so no words), no look-alikes.
 CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 CODE_LENGTH = 8  # 20**8 = 2.6e10 codes
@@ -213,6 +214,7 @@ def update_stream(*, stream: Stream, data: dict[str, Any]) -> Stream:
     return stream
 
 
+@transaction.atomic
 def set_status(*, stream: Stream, status: str) -> Stream:
     """Pause, resume or archive. Frames re-read the status on every request,
     so the change holds in every process from the next frame on."""
