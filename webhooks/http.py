@@ -153,10 +153,6 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> H
         return HttpResult(None, elapsed(), error=_error_text(exc))
     except urllib3.exceptions.TimeoutError:
         return HttpResult(None, elapsed(), error="Timed out.")
-    except urllib3.exceptions.HTTPError as exc:
-        return HttpResult(None, elapsed(), error=_error_text(exc))
-    except OSError as exc:
-        return HttpResult(None, elapsed(), error=_error_text(exc))
     except Exception as exc:  # noqa: BLE001 - a receiver's odd answer is a failed attempt, not a crash
         return HttpResult(None, elapsed(), error=_error_text(exc))
     finally:
