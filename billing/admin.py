@@ -15,7 +15,7 @@ from billing.models import ApiKey, Customer, Plan, Subscription, UsageCounter
 from billing.reports import usage_report
 from billing.services import create_api_key, revoke_api_key
 from verifyai.admin import CustomerScopedAdmin, scope_of
-from webhooks.models import WebhookEndpoint
+from webhooks.selectors import endpoints_for
 
 
 @admin.register(Plan)
@@ -113,7 +113,7 @@ class CustomerAdmin(CustomerScopedAdmin):
             "can_change": can_change,
             "usage": usage_report(customer),
             "api_keys": customer.api_keys.order_by("revoked_at", "-created_at"),
-            "endpoints": WebhookEndpoint.objects.filter(customer=customer).order_by("-created_at"),
+            "endpoints": endpoints_for(customer),
             "new_key": new_key,
         }
         response = TemplateResponse(request, "admin/billing/customer/settings.html", context)
