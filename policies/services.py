@@ -90,6 +90,6 @@ def delete_policy(*, policy: Policy) -> None:
         policy.delete()
     except RestrictedError:
         raise Conflict(
-            f"Policy '{policy.policy_id}' is used by streams; move or archive them first.",
+            f"Policy '{policy.policy_id}' is used by streams; point them at another policy first.",
             streams=sorted(str(stream.pk) for stream in policy.streams.all()),
         ) from None

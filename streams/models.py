@@ -24,7 +24,6 @@ class Stream(models.Model):
     expected_throughput = models.PositiveIntegerField(
         null=True, blank=True, help_text="Frames per minute expected, for capacity planning."
     )
-    # SET_NULL, not PROTECT: deleting a policy must not fail; frames then answer 400 unknown_policy.
     # RESTRICT: deleting a policy a camera still uses would silently break its frames
     # (deleting the whole customer still cascades through both).
     policy = models.ForeignKey(

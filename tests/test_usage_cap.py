@@ -84,7 +84,7 @@ def test_usage_endpoint_shows_this_period_against_the_limit(alice):
     assert body["rate_limits"] == {"per_minute": 60, "per_hour": 1000}
 
 
-def test_a_failed_verification_is_not_counted(alice):
+def test_a_rejected_upload_is_not_counted(alice):
     body = {"image": SimpleUploadedFile("photo.jpg", b"not an image"), "policy": "scooter_parking"}
     alice.client.post("/api/v1/verify", body, format="multipart")
     assert alice.client.get("/api/v1/usage").json()["current_usage"] == 0

@@ -27,10 +27,9 @@ class Command(BaseCommand):
 
 def _print_key(command: BaseCommand, customer_id: str, raw_key: str, *, as_json: bool) -> None:
     if as_json:
-        command.stdout.write(json_dumps({"customer_id": customer_id, "api_key": raw_key}))
+        command.stdout.write(json.dumps({"customer_id": customer_id, "api_key": raw_key}))
     else:
         command.stdout.write(f"Customer: {customer_id}")
         command.stdout.write(f"API key (shown once, store it now): {raw_key}")
 
 
-json_dumps = json.dumps
