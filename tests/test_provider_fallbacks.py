@@ -5,10 +5,10 @@ The three SDKs are real; only their HTTP layer is a ``httpx2.MockTransport``.
 
 from __future__ import annotations
 
-import io
+import time
+from unittest import mock
 
 import pytest
-from PIL import Image
 
 from tests.providers_fake import (
     COMPLIANT,
@@ -91,6 +91,21 @@ def test_an_unconfigured_fallback_is_skipped(alice, clouds, settings, monkeypatc
     assert clouds["anthropic"].calls == 0
 
 
+def test_the_fallback_is_tried_at_once_when_the_primary_has_no_retries_left(alice, clouds, settings):
+    settings.VERIFYAI_PROVIDER_FALLBACKS = ["anthropic"]
+    settings.VERIFYAI_PROVIDER_MAX_RETRIES = 0
+    settings.VERIFYAI_PROVIDER_BACKOFF_SECONDS = 5.0  # a pause would be plain to see
+    clouds["openai"].answers(openai_error(500, "server_error", "The server had an error."))
+    clouds["anthropic"].answers(anthropic_message(COMPLIANT))
+
+    with mock.patch("time.sleep", wraps=time.sleep) as sleeping:
+        response = verify(alice.client, "openai")
+
+    assert response.status_code == 200, response.json()
+    assert clouds["openai"].calls == 1 and clouds["anthropic"].calls == 1
+    assert sleeping.call_count == 0  # no backoff before a retry that never comes
+
+
 def test_when_every_provider_fails_the_last_error_is_recorded(alice, clouds, settings):
     settings.VERIFYAI_PROVIDER_FALLBACKS = ["gemini"]
     settings.VERIFYAI_PROVIDER_MAX_RETRIES = 0
@@ -121,7 +136,6 @@ def test_the_image_sent_has_no_exif_or_gps_and_fits_1568_px(alice, clouds, provi
     sent = assert_clean_jpeg(data)
     assert max(sent.size) == 1568  # downscaled to the working size, aspect kept
     assert sent.size == (1568, 1176)
-    assert Image.open(io.BytesIO(original)).size == (2400, 1800)
 
 
 def _policy(codes: list[str]) -> PolicySpec:

@@ -54,8 +54,8 @@ def evaluate_in_order(
                 attempts.append({"provider": name, "error": exc.code, "ms": elapsed})
                 logger.warning("Provider %s failed (%s): %s", name, exc.code, exc.message)
                 last_error = exc
-                if not exc.transient:
-                    break  # a refusal or malformed answer will not improve on retry
+                if not exc.transient or attempt == settings.VERIFYAI_PROVIDER_MAX_RETRIES:
+                    break  # no retry (a refusal or malformed answer will not improve) or none left
                 pause = _backoff(attempt)
                 if time.time() + pause + MIN_CALL_SECONDS > deadline:
                     break
