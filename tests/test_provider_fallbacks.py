@@ -13,10 +13,12 @@ import pytest
 from tests.providers_fake import (
     COMPLIANT,
     FakeAPI,
+    anthropic_error,
     anthropic_image,
     anthropic_message,
     assert_clean_jpeg,
     fast_retries,
+    gemini_error,
     gemini_image,
     gemini_response,
     jpeg_markers,
@@ -104,6 +106,27 @@ def test_the_fallback_is_tried_at_once_when_the_primary_has_no_retries_left(alic
     assert response.status_code == 200, response.json()
     assert clouds["openai"].calls == 1 and clouds["anthropic"].calls == 1
     assert sleeping.call_count == 0  # no backoff before a retry that never comes
+
+
+ERRORS = {"openai": openai_error, "anthropic": anthropic_error, "gemini": gemini_error}
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("status, code, calls", [
+    (429, "provider_rate_limited", 2), (504, "provider_timeout", 2), (409, "provider_unavailable", 2),
+    (503, "provider_unavailable", 2), (400, "provider_error", 1),
+])
+def test_every_provider_reads_http_errors_the_same_way(alice, clouds, settings, provider, status,
+                                                     code, calls):
+    settings.VERIFYAI_PROVIDER_MAX_RETRIES = 1
+    clouds[provider].answers(*[ERRORS[provider](status, "some_error", "No.")] * 2)
+
+    response = verify(alice.client, provider)
+
+    assert response.status_code == 500
+    stored = Verification.objects.get(pk=response.json()["verification_id"])
+    assert stored.error_code == code
+    assert clouds[provider].calls == calls  # transient ones are retried, a 400 is not
 
 
 def test_when_every_provider_fails_the_last_error_is_recorded(alice, clouds, settings):

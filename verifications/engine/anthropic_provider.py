@@ -27,6 +27,7 @@ from verifications.engine.prompt import (
     answer_schema,
     pool_limits,
     positive_int,
+    status_error,
     system_instructions,
     user_instructions,
 )
@@ -147,20 +148,8 @@ def _map_error(exc: anthropic.AnthropicError) -> EvaluationError:
     if isinstance(exc, anthropic.APIConnectionError):
         return EvaluationError("provider_unavailable", "Anthropic could not be reached.", transient=True)
     if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
         kind = f" ({exc.type})" if isinstance(getattr(exc, "type", None), str) else ""
-        if isinstance(exc, anthropic.RateLimitError) or status == 429:
-            return EvaluationError(
-                "provider_rate_limited", f"Anthropic rate-limited the request{kind}.", transient=True
-            )
-        if status in (408, 504):
-            return EvaluationError("provider_timeout", "Anthropic timed out the request.", transient=True)
-        if isinstance(exc, anthropic.InternalServerError) or status >= 500 or status == 409:
-            # 529 (overloaded) included.
-            return EvaluationError(
-                "provider_unavailable", f"Anthropic answered HTTP {status}{kind}.", transient=True
-            )
-        return EvaluationError("provider_error", f"Anthropic refused the request: HTTP {status}{kind}.")
+        return status_error("Anthropic", exc.status_code, kind)
     if isinstance(exc, anthropic.APIResponseValidationError):
         return EvaluationError("malformed_answer", "The Anthropic response did not match its format.")
     return EvaluationError("provider_error", f"The Anthropic call failed ({type(exc).__name__}).")

@@ -30,6 +30,7 @@ from verifications.engine.prompt import (
     parse_json_answer,
     pool_limits,
     positive_int,
+    status_error,
     system_instructions,
     user_instructions,
 )
@@ -154,15 +155,6 @@ def _map_error(exc: Exception) -> EvaluationError:
         return EvaluationError("provider_timeout", "Gemini did not answer in time.", transient=True)
     if isinstance(exc, httpx2.HTTPError):
         return EvaluationError("provider_unavailable", "Gemini could not be reached.", transient=True)
-    code = getattr(exc, "code", None)
     status = getattr(exc, "status", None)
     kind = f" ({status})" if isinstance(status, str) else ""
-    if code == 429:
-        return EvaluationError(
-            "provider_rate_limited", f"Gemini rate-limited the request{kind}.", transient=True
-        )
-    if code in (408, 504):
-        return EvaluationError("provider_timeout", "Gemini timed out the request.", transient=True)
-    if isinstance(exc, genai_errors.ServerError) or (isinstance(code, int) and code >= 500):
-        return EvaluationError("provider_unavailable", f"Gemini answered HTTP {code}{kind}.", transient=True)
-    return EvaluationError("provider_error", f"Gemini refused the request: HTTP {code}{kind}.")
+    return status_error("Gemini", getattr(exc, "code", None), kind)

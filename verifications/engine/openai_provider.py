@@ -29,6 +29,7 @@ from verifications.engine.prompt import (
     parse_json_answer,
     pool_limits,
     positive_int,
+    status_error,
     system_instructions,
     user_instructions,
 )
@@ -129,19 +130,8 @@ def _map_error(exc: openai.OpenAIError) -> EvaluationError:
     if isinstance(exc, openai.APIConnectionError):
         return EvaluationError("provider_unavailable", "OpenAI could not be reached.", transient=True)
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
         kind = f" ({exc.type})" if isinstance(getattr(exc, "type", None), str) else ""
-        if isinstance(exc, openai.RateLimitError) or status == 429:
-            return EvaluationError(
-                "provider_rate_limited", f"OpenAI rate-limited the request{kind}.", transient=True
-            )
-        if status == 408:
-            return EvaluationError("provider_timeout", "OpenAI timed out the request.", transient=True)
-        if isinstance(exc, openai.InternalServerError) or status >= 500 or status == 409:
-            return EvaluationError(
-                "provider_unavailable", f"OpenAI answered HTTP {status}{kind}.", transient=True
-            )
-        return EvaluationError("provider_error", f"OpenAI refused the request: HTTP {status}{kind}.")
+        return status_error("OpenAI", exc.status_code, kind)
     if isinstance(exc, openai.APIResponseValidationError):
         return EvaluationError("malformed_answer", "The OpenAI response did not match its format.")
     return EvaluationError("provider_error", f"The OpenAI call failed ({type(exc).__name__}).")

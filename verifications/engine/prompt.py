@@ -186,6 +186,23 @@ def parse_json_answer(text: str | None, provider: str) -> Any:
         ) from None
 
 
+def status_error(provider: str, status: int | None, kind: str = "") -> EvaluationError:
+    """An HTTP error status from a provider as our code, the same rules for all three:
+    429 rate limited, 408/504 timed out, 409 and 5xx (529 overloaded too) unavailable,
+    all of those transient; anything else refused. Never names the key."""
+    if status == 429:
+        return EvaluationError(
+            "provider_rate_limited", f"{provider} rate-limited the request{kind}.", transient=True
+        )
+    if status in (408, 504):
+        return EvaluationError("provider_timeout", f"{provider} timed out the request.", transient=True)
+    if isinstance(status, int) and (status >= 500 or status == 409):
+        return EvaluationError(
+            "provider_unavailable", f"{provider} answered HTTP {status}{kind}.", transient=True
+        )
+    return EvaluationError("provider_error", f"{provider} refused the request: HTTP {status}{kind}.")
+
+
 def pool_limits() -> httpx2.Limits:
     size = int(getattr(settings, "VERIFYAI_PROVIDER_POOL_CONNECTIONS", DEFAULT_POOL_CONNECTIONS))
     return httpx2.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=60)
