@@ -13,7 +13,6 @@ import binascii
 import hashlib
 import io
 import re
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,9 @@ from verifications.engine.base import ModelImage
 from verifications.jpeg import strip_metadata
 from verifyai.api.errors import ImageTooLarge, InvalidImage
 
-# Pillow's own bomb guard stays on as a backstop; ours runs first with a clear message.
+# Pillow's own bomb guard is off: _check_dimensions runs on the header, before any pixel is
+# decoded, against VERIFYAI_MAX_IMAGE_PIXELS, and answers 413 with the size. (Left on, Pillow's
+# warning at its default limit would turn a too-large image into a 400 undecodable one.)
 Image.MAX_IMAGE_PIXELS = None
 
 _FORMATS = {"JPEG": ("jpeg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
@@ -127,21 +128,18 @@ def read_image(data: bytes) -> IntakeImage:
     if sniffed is None:
         raise InvalidImage("Unsupported image type: send a JPEG, PNG or WebP image.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[sniffed])
-            _check_dimensions(image)
-            width, height = image.size
-            if image.format == "JPEG":
-                # Validation only needs every byte entropy-decoded, not full-size
-                # pixels: decoding at 1/8 DCT scale is several times cheaper.
-                image.draft("RGB", (VALIDATION_SIZE, VALIDATION_SIZE))
-            image.load()
-    except (InvalidImage, ImageTooLarge):
-        raise
-    except Image.DecompressionBombError:
-        raise ImageTooLarge("The image has too many pixels.") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, EOFError) as exc:
+        image = Image.open(io.BytesIO(data), formats=[sniffed])
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage(_describe_decode_error(exc)) from None
+    _check_dimensions(image)
+    width, height = image.size
+    if image.format == "JPEG":
+        # Validation only needs every byte entropy-decoded, not full-size
+        # pixels: decoding at 1/8 DCT scale is several times cheaper.
+        image.draft("RGB", (VALIDATION_SIZE, VALIDATION_SIZE))
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(_describe_decode_error(exc)) from None
 
     orientation = _orientation(image)
