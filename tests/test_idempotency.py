@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from rest_framework.test import APIClient
 
 from billing.services import usage_this_period
+from tests.concurrency_support import run_concurrently
 from tests.conftest import make_photo
 from verifications.models import Verification
 from verifyai.models import IdempotencyRecord
@@ -101,23 +99,13 @@ def test_an_overlong_key_is_a_400(alice):
 @pytest.mark.django_db(transaction=True)
 def test_identical_requests_racing_produce_exactly_one_verification(alice):
     image = make_photo()
-    results: list[int] = []
-    barrier = threading.Barrier(6)
 
-    def racer() -> None:
+    def racer() -> int:
         client = APIClient()
         client.credentials(HTTP_X_API_KEY=alice.api_key)
-        barrier.wait()
-        try:
-            results.append(_verify(client, "race", image=image).status_code)
-        finally:
-            connection.close()
+        return _verify(client, "race", image=image).status_code
 
-    threads = [threading.Thread(target=racer) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_concurrently(6, racer)
 
     assert Verification.objects.count() == 1
     assert usage_this_period(alice.customer) == 1

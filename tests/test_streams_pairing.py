@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import bcrypt
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from streams.models import PairingCode, Stream
 from streams.services import CODE_ALPHABET, MAX_CODE_ATTEMPTS, TOKEN_PREFIX
+from tests.concurrency_support import run_concurrently
 from tests.streams_support import assert_error, create_stream, pair, post_frame
 
 
@@ -122,22 +121,12 @@ def test_an_archived_stream_cannot_be_paired(alice):
 @pytest.mark.django_db(transaction=True)
 def test_two_kiosks_racing_for_one_code_exactly_one_wins(alice):
     code = create_stream(alice)["pairing"]["code"]
-    results: list[tuple[int, dict]] = []
-    barrier = threading.Barrier(6)
 
-    def kiosk() -> None:
-        barrier.wait()
-        try:
-            response = pair(code)
-            results.append((response.status_code, response.json()))
-        finally:
-            connection.close()
+    def kiosk() -> tuple[int, dict]:
+        response = pair(code)
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=kiosk) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_concurrently(6, kiosk)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200, 410, 410, 410, 410, 410], results

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from rest_framework.test import APIClient
 
 from billing.models import Plan, UsageCounter
 from billing.services import current_period_start, usage_this_period
+from tests.concurrency_support import run_concurrently
 from tests.conftest import make_photo
 from verifications.models import Verification
 
@@ -47,23 +45,13 @@ def test_over_the_cap_is_429_with_usage_limit_and_upgrade_url(alice, settings):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_verifications_at_limit_minus_one_let_exactly_one_through(alice):
     _cap(alice.customer, limit=10, used=9)
-    statuses: list[int] = []
-    barrier = threading.Barrier(8)
 
-    def worker() -> None:
+    def worker() -> int:
         client = APIClient()
         client.credentials(HTTP_X_API_KEY=alice.api_key)
-        barrier.wait()
-        try:
-            statuses.append(_verify(client).status_code)
-        finally:
-            connection.close()
+        return _verify(client).status_code
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(8, worker)
 
     assert sorted(statuses) == [200] + [429] * 7
     assert usage_this_period(alice.customer) == 10

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import threading
 
 import pytest
 
+from tests.concurrency_support import run_concurrently
 from tests.webhooks_support import Answer, receiving
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
@@ -113,23 +113,9 @@ def test_workers_racing_for_one_delivery_send_it_once(alice):
             endpoint=_endpoint(alice, receiver.url), event_id="evt_race", event_type="ping",
             payload=encode_payload("ping", {}), next_attempt_at=T0,
         )
-        start = threading.Barrier(4)
-        results = []
-
-        def worker() -> None:
-            from django.db import connection
-
-            start.wait()
-            try:
-                results.append(attempt_delivery(delivery_id=delivery.pk, now=_seconds(1)))
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=worker) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = run_concurrently(
+            4, lambda: attempt_delivery(delivery_id=delivery.pk, now=_seconds(1))
+        )
 
         assert len(receiver.requests) == 1
     assert sum(result is not None for result in results) == 1
