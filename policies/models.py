@@ -63,9 +63,3 @@ class Policy(models.Model):
     @property
     def codes(self) -> list[str]:
         return [entry["code"] for entry in self.violation_codes]
-
-    def category(self, category_id: str) -> dict[str, Any] | None:
-        return next((c for c in self.categories if c["id"] == category_id), None)
-
-    def compliant_category_ids(self) -> set[str]:
-        return {c["id"] for c in self.categories if c.get("is_compliant")}

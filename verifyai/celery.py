@@ -55,7 +55,6 @@ app.conf.update(
 )
 app.on_after_configure.connect(lambda **_: _embedded_broker_options(), weak=False)
 app.autodiscover_tasks()
-app.autodiscover_tasks(["verifyai"])
 
 
 @app.task(name="verifyai.ping")

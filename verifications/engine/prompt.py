@@ -243,7 +243,3 @@ class LazyClient(Generic[ClientT]):
                 self._client = self._build()
                 self._pid = os.getpid()
             return self._client
-
-    @property
-    def built(self) -> ClientT | None:
-        return self._client

@@ -32,10 +32,6 @@ def set_request_context(request_id: str) -> None:
     _timings.set({})
 
 
-def current_request_id() -> str:
-    return _request_id.get()
-
-
 @contextmanager
 def timed(phase: str) -> Iterator[None]:
     """Add the duration of the block to the named Server-Timing phase."""
