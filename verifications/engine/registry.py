@@ -6,8 +6,6 @@ The cloud providers plug in here; until one is configured the embedded
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
 
 from verifications.engine.anthropic_provider import AnthropicProvider
@@ -16,12 +14,6 @@ from verifications.engine.gemini_provider import GeminiProvider
 from verifications.engine.local import LocalProvider
 from verifications.engine.openai_provider import OpenAIProvider
 from verifyai.api.errors import ProviderUnavailable
-
-CLOUD_PROVIDER_KEYS = {
-    "openai": ("OPENAI_API_KEY",),
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-}
 
 _PROVIDERS: dict[str, Provider] = {"local": LocalProvider()}
 
@@ -52,7 +44,7 @@ def default_provider_name(policy_default: str = "") -> str:
         return policy_default
     if settings.VERIFYAI_DEFAULT_PROVIDER:
         return settings.VERIFYAI_DEFAULT_PROVIDER
-    for name, variables in CLOUD_PROVIDER_KEYS.items():
-        if name in _PROVIDERS and any(os.environ.get(v) for v in variables):
-            return name
-    return "local"
+    # PROVIDER_NAMES lists the cloud ones first; ``local`` is last and always configured.
+    return next(
+        name for name in PROVIDER_NAMES if name in _PROVIDERS and _PROVIDERS[name].is_configured()
+    )
