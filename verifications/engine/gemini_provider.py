@@ -99,10 +99,8 @@ class GeminiProvider:
                 max_output_tokens=MAX_OUTPUT_TOKENS,
                 automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
                 automatic_continuation=False,
-                http_options=types.HttpOptions(
-                    timeout=max(1, round(timeout * 1000)),  # milliseconds
-                    retry_options=types.HttpRetryOptions(attempts=1),
-                ),
+                # Retries are ours (runner.py): the client was built with attempts=1.
+                http_options=types.HttpOptions(timeout=max(1, round(timeout * 1000))),  # ms
             ),
         }
 
