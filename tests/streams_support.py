@@ -40,9 +40,3 @@ def post_frame(stream_id: str, token: str | None, frame: bytes | None = None, na
     return APIClient().post(f"/api/v1/streams/{stream_id}/frame", body, format="multipart", **headers)
 
 
-def assert_error(response, status: int, code: str) -> None:
-    body = response.json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert body["status"] == status
-    assert body["error"]

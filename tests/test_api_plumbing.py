@@ -9,18 +9,7 @@ import re
 import pytest
 from django.db import OperationalError, connection
 
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    assert isinstance(body["error"], str) and body["error"]
-    assert REQUEST_ID.match(response["X-Request-Id"])
-    return body
+from tests.verify_support import REQUEST_ID, assert_error
 
 
 @contextlib.contextmanager

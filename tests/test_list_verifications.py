@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import make_photo
+from tests.verify_support import assert_error
 from verifications.models import Verification
 
 URL = "/api/v1/verifications"
@@ -30,14 +31,6 @@ def make_verification(customer, *, created_at=None, **fields) -> Verification:
     return Verification.objects.create(customer=customer, **values)
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    assert isinstance(body["error"], str) and body["error"]
-    assert response["X-Request-Id"]
-    return body
 
 
 def ids(response) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.conftest import make_flat, make_photo
+from tests.verify_support import assert_error
 
 URL = "/api/v1/policies"
 
@@ -55,14 +56,6 @@ def custom(**overrides) -> dict:
     return copy.deepcopy(CUSTOM) | overrides
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    assert isinstance(body["error"], str) and body["error"]
-    assert response["X-Request-Id"]
-    return body
 
 
 def create(cast, payload: dict):

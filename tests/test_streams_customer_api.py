@@ -10,7 +10,8 @@ import pytest
 
 from policies.models import Policy
 from streams.models import Stream
-from tests.streams_support import assert_error, create_stream, pair
+from tests.streams_support import create_stream, pair
+from tests.verify_support import assert_error
 
 
 def test_create_answers_the_stream_and_a_pairing_code(alice):

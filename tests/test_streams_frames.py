@@ -16,7 +16,8 @@ from billing.services import current_period_start, usage_this_period
 from streams.models import Stream
 from streams.services import _local_proofs
 from tests.conftest import make_photo
-from tests.streams_support import assert_error, create_and_pair, create_stream, post_frame
+from tests.streams_support import create_and_pair, create_stream, post_frame
+from tests.verify_support import assert_error
 from verifications.models import Verification
 
 

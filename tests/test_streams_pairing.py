@@ -11,7 +11,8 @@ from django.utils import timezone
 from streams.models import PairingCode, Stream
 from streams.services import CODE_ALPHABET, MAX_CODE_ATTEMPTS, TOKEN_PREFIX
 from tests.concurrency_support import run_concurrently
-from tests.streams_support import assert_error, create_stream, pair, post_frame
+from tests.streams_support import create_stream, pair, post_frame
+from tests.verify_support import assert_error
 
 
 def test_a_code_exchanges_for_a_token_once_and_only_its_bcrypt_hash_is_kept(alice):

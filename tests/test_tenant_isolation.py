@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.conftest import make_photo
+from tests.verify_support import assert_error
 from verifications.models import Verification
 
 T0 = dt.datetime(2026, 1, 10, 14, 30, tzinfo=dt.UTC)
@@ -21,11 +22,7 @@ POLICY = {
 
 
 def assert_not_found(response) -> None:
-    assert response.status_code == 404, response.content
-    body = response.json()
-    assert body["code"] == "not_found"
-    assert body["status"] == 404
-    assert body["error"]
+    assert_error(response, 404, "not_found")
 
 
 def store(customer, **fields) -> Verification:

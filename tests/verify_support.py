@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from billing.services import usage_this_period
 from verifications.models import Verification
 
 VERIFY_URL = "/api/v1/verify"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 CLOUD_KEYS = (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
@@ -82,7 +84,8 @@ def assert_error(response: Any, status: int, code: str, **extra: Any) -> dict[st
     assert body.get("status") == status and isinstance(body["status"], int), body
     for key, value in extra.items():
         assert body.get(key) == value, (key, body)
-    assert response.get("X-Request-Id"), "every response, errors included, carries X-Request-Id"
+    # Every response, errors included, carries a well-formed X-Request-Id.
+    assert REQUEST_ID.match(response.get("X-Request-Id", "")), response.get("X-Request-Id")
     return body
 
 
