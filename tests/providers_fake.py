@@ -13,8 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -24,7 +23,6 @@ from PIL import ExifTags, Image
 
 from policies.builtin import BUILTIN_POLICIES
 from tests.conftest import make_photo
-from verifications.engine import registry
 
 VERIFY_URL = "/api/v1/verify"
 SCOOTER_CODES = next(p for p in BUILTIN_POLICIES if p["policy_id"] == "scooter_parking")[
@@ -95,25 +93,9 @@ class FakeAPI:
         return json.loads(self.requests[index].content)
 
 
-@contextmanager
-def registered(provider: Any) -> Iterator[Any]:
-    """``provider`` answers for its name for the duration; the previous one is restored."""
-    previous = registry._PROVIDERS.get(provider.name)
-    registry.register(provider)
-    try:
-        yield provider
-    finally:
-        if previous is None:
-            registry._PROVIDERS.pop(provider.name, None)
-        else:
-            registry.register(previous)
-
-
 def fast_retries(settings: Any) -> None:
     settings.VERIFYAI_PROVIDER_BACKOFF_SECONDS = 0.001
     settings.VERIFYAI_PROVIDER_MAX_RETRIES = 2
-    settings.VERIFYAI_PROVIDER_FALLBACKS = []
-    settings.VERIFYAI_DEFAULT_PROVIDER = ""
 
 
 def verify(client: Any, provider: str, image: bytes | None = None, policy: str = "scooter_parking") -> Any:

@@ -23,9 +23,9 @@ from tests.providers_fake import (
     anthropic_message,
     assert_clean_jpeg,
     fast_retries,
-    registered,
     verify,
 )
+from tests.verify_support import providers_plugged_in
 from verifications.engine.anthropic_provider import AnthropicProvider
 from verifications.models import Verification
 
@@ -36,12 +36,10 @@ KEY = "sk-ant-api03-test-0123456789"
 def anthropic_api(monkeypatch, settings):
     """An AnthropicProvider whose SDK talks to a scripted fake, registered for the test."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     settings.VERIFYAI_ANTHROPIC_MODEL = "claude-sonnet-4-6"
     fast_retries(settings)
     fake = FakeAPI()
-    with registered(AnthropicProvider(http_client=fake.http_client())):
+    with providers_plugged_in(AnthropicProvider(http_client=fake.http_client())):
         yield fake
 
 
@@ -217,7 +215,7 @@ def test_anthropic_base_url_is_honoured(alice, monkeypatch, settings):
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         provider = AnthropicProvider()
         try:
-            with registered(provider):
+            with providers_plugged_in(provider):
                 response = verify(alice.client, "anthropic")
         finally:
             provider.client.close()

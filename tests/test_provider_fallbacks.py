@@ -26,9 +26,9 @@ from tests.providers_fake import (
     openai_error,
     openai_image,
     photo_with_gps,
-    registered,
     verify,
 )
+from tests.verify_support import providers_plugged_in
 from verifications.engine.anthropic_provider import AnthropicProvider
 from verifications.engine.base import PolicySpec
 from verifications.engine.gemini_provider import GeminiProvider
@@ -48,16 +48,13 @@ def clouds(monkeypatch, settings):
     """All three providers on scripted fakes, keys set; yields {name: FakeAPI}."""
     fast_retries(settings)
     settings.VERIFYAI_ANTHROPIC_MODEL = "claude-sonnet-4-6"
-    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_API_KEY",
-                 "ANTHROPIC_AUTH_TOKEN", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
-        monkeypatch.delenv(name, raising=False)
     fakes = {}
     providers = []
     for name, (cls, key, _, _) in PROVIDERS.items():
         monkeypatch.setenv(key, f"test-key-{name}")
         fakes[name] = FakeAPI()
         providers.append(cls(http_client=fakes[name].http_client()))
-    with registered(providers[0]), registered(providers[1]), registered(providers[2]):
+    with providers_plugged_in(*providers):
         yield fakes
 
 

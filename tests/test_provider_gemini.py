@@ -23,9 +23,9 @@ from tests.providers_fake import (
     gemini_error,
     gemini_image,
     gemini_response,
-    registered,
     verify,
 )
+from tests.verify_support import providers_plugged_in
 from verifications.engine.gemini_provider import GeminiProvider
 from verifications.models import Verification
 
@@ -36,14 +36,11 @@ KEY = "AIzaSy-test-0123456789"
 def gemini_api(monkeypatch, settings):
     """A GeminiProvider whose SDK talks to a scripted fake, registered for the test."""
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    for name in ("GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI",
-                 "GOOGLE_GENAI_USE_ENTERPRISE", "GOOGLE_GENAI_API_VERSION"):
-        monkeypatch.delenv(name, raising=False)
     settings.VERIFYAI_GEMINI_MODEL = "gemini-2.5-flash"
     fast_retries(settings)
     fake = FakeAPI()
     provider = GeminiProvider(http_client=fake.http_client())
-    with registered(provider):
+    with providers_plugged_in(provider):
         yield fake
 
 
@@ -224,12 +221,10 @@ def test_google_gemini_base_url_is_honoured(alice, monkeypatch, settings):
         return gemini_response(COMPLIANT)
 
     with LocalModelServer(answer) as server:
-        for name in ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE"):
-            monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("GEMINI_API_KEY", "gateway-key")
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
         provider = GeminiProvider()
-        with registered(provider):
+        with providers_plugged_in(provider):
             response = verify(alice.client, "gemini")
         provider.client.close()
 

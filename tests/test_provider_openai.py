@@ -25,9 +25,9 @@ from tests.providers_fake import (
     openai_completion,
     openai_error,
     openai_image,
-    registered,
     verify,
 )
+from tests.verify_support import providers_plugged_in
 from verifications.engine.base import EvaluationError, ModelImage, PolicySpec
 from verifications.engine.openai_provider import OpenAIProvider
 from verifications.models import Verification
@@ -39,11 +39,10 @@ KEY = "sk-test-openai-0123456789"
 def openai_api(monkeypatch, settings):
     """An OpenAIProvider whose SDK talks to a scripted fake, registered for the test."""
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     settings.VERIFYAI_OPENAI_MODEL = "gpt-5-mini"
     fast_retries(settings)
     fake = FakeAPI()
-    with registered(OpenAIProvider(http_client=fake.http_client())):
+    with providers_plugged_in(OpenAIProvider(http_client=fake.http_client())):
         yield fake
 
 
@@ -251,7 +250,7 @@ def test_openai_base_url_reaches_an_openai_compatible_local_server(alice, monkey
         monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
         provider = OpenAIProvider()
         try:
-            with registered(provider):
+            with providers_plugged_in(provider):
                 response = verify(alice.client, "openai")
         finally:
             provider.client.close()

@@ -11,12 +11,9 @@ from billing.models import ApiKey, Subscription
 from billing.services import hash_api_key, revoke_api_key
 from tests.verify_support import (
     assert_error,
-    local_only,  # noqa: F401 - fixture
     nothing_stored,
     post_multipart,
 )
-
-pytestmark = pytest.mark.usefixtures("local_only")
 
 
 def test_the_x_api_key_header_authenticates(alice, photo):

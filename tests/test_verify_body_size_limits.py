@@ -19,7 +19,6 @@ from tests.verify_support import (
     VERIFY_URL,
     assert_error,
     b64,
-    local_only,  # noqa: F401 - fixture
     nothing_stored,
     post_json,
     post_multipart,
@@ -30,7 +29,6 @@ MB = 1024 * 1024
 LIMIT = 10 * MB
 REPO = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.usefixtures("local_only")
 
 
 def jpeg_of_size(size: int) -> bytes:

@@ -19,7 +19,6 @@ from tests.verify_support import (
     VERIFY_URL,
     assert_error,
     b64,
-    local_only,  # noqa: F401 - fixture
     nothing_stored,
     post_json,
     post_multipart,
@@ -30,8 +29,6 @@ from tests.verify_support import (
 from verifications.engine import registry
 from verifications.engine.base import EvaluationError
 from verifications.models import Verification
-
-pytestmark = pytest.mark.usefixtures("local_only")
 
 # --- 400: the request itself is wrong -----------------------------------------------------
 

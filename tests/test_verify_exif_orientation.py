@@ -10,7 +10,6 @@ from tests.conftest import make_photo
 from tests.verify_support import (
     b64,
     fetch,
-    local_only,  # noqa: F401 - fixture
     post_json,
     post_multipart,
     providers_plugged_in,
@@ -20,7 +19,6 @@ from verifications.models import Verification
 
 ORIENTATION = 0x0112
 
-pytestmark = pytest.mark.usefixtures("local_only")
 
 
 def _exif(orientation: int) -> bytes:

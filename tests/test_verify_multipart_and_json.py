@@ -16,7 +16,6 @@ from tests.verify_support import (
     VERIFY_URL,
     b64,
     fetch,
-    local_only,  # noqa: F401 - fixture
     post_json,
     post_multipart,
     stored_files,
@@ -40,7 +39,6 @@ DOCUMENTED_FIELDS = {
 }
 METADATA = {"device_id": "dev_123", "gps": {"lat": 37.77, "lng": -122.42}}
 
-pytestmark = pytest.mark.usefixtures("local_only")
 
 
 def assert_full_verification(

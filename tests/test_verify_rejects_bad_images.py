@@ -18,7 +18,6 @@ from tests.verify_support import (
     assert_error,
     b64,
     fetch,
-    local_only,  # noqa: F401 - fixture
     nothing_stored,
     png_bomb,
     post_json,
@@ -26,8 +25,6 @@ from tests.verify_support import (
     stored_files,
 )
 from verifications.models import Verification
-
-pytestmark = pytest.mark.usefixtures("local_only")
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,9 @@ from tests.conftest import make_photo
 from tests.verify_support import (
     assert_error,
     fetch,
-    local_only,  # noqa: F401 - fixture
     path_and_query,
     post_multipart,
 )
-
-pytestmark = pytest.mark.usefixtures("local_only")
 
 
 @pytest.fixture

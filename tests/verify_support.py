@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -23,24 +22,6 @@ from verifications.models import Verification
 
 VERIFY_URL = "/api/v1/verify"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
-CLOUD_KEYS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-)
-
-
-@pytest.fixture
-def local_only(monkeypatch, settings):
-    """No cloud provider is configured: the embedded evaluator answers, with no fallbacks."""
-    for name in CLOUD_KEYS:
-        monkeypatch.delenv(name, raising=False)
-    settings.VERIFYAI_DEFAULT_PROVIDER = ""
-    settings.VERIFYAI_PROVIDER_FALLBACKS = []
-
-
 def upload(
     data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg"
 ) -> SimpleUploadedFile:
