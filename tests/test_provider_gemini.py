@@ -88,8 +88,11 @@ def test_the_request_carries_a_json_schema_and_an_inline_jpeg(alice, gemini_api,
 
     config = body["generationConfig"]
     assert config["responseMimeType"] == "application/json"
-    schema = config.get("responseJsonSchema") or config["responseSchema"]
+    schema = config["responseJsonSchema"]  # the JSON Schema field, not Gemini's OpenAPI subset
     assert schema["additionalProperties"] is False
+    # Gemini generates in this order: the evidence (violations, category) before the verdict.
+    assert schema["propertyOrdering"] == [
+        "violation_reasons", "category", "is_compliant", "confidence", "feedback"]
     assert sorted(schema["required"]) == sorted(schema["properties"])
     assert schema["properties"]["violation_reasons"]["items"]["enum"] == SCOOTER_CODE_IDS
     assert schema["properties"]["category"]["enum"] == ["compliant", "improvable", "unsafe", "lacks_info"]

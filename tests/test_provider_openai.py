@@ -94,7 +94,7 @@ def test_the_request_is_a_strict_json_schema_chat_completion_with_a_jpeg(alice, 
     assert header == "data:image/jpeg;base64"
     assert_clean_jpeg(image)
     image_part = next(p for p in body["messages"][1]["content"] if p["type"] == "image_url")
-    assert image_part["image_url"]["detail"] in ("high", "auto")
+    assert image_part["image_url"]["detail"] == "high"
 
     response_format = body["response_format"]
     assert response_format["type"] == "json_schema"
