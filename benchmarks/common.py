@@ -38,12 +38,40 @@ def run_manage(cmd: list[str], env: dict[str, str]) -> str:
     return subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
+_PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+                 "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
+                 "VERIFYAI_PROVIDER_FALLBACKS")
+
+
+def bench_env(data_dir: str, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of the processes a benchmark starts: its own database, Redis db and data
+    folder, no provider of the developer's (only 127.0.0.1 is contacted), plus ``extra``."""
+    env = {name: value for name, value in os.environ.items() if name not in _PROVIDER_ENV}
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DJANGO_SECRET_KEY="benchmark-secret-key-not-for-production",
+        VERIFYAI_DATA_DIR=data_dir,
+        LOG_LEVEL="WARNING",
+        **extra,
+    )
+    return env
+
+
+def _psql_admin(database_url: str, sql: str, *, check: bool = True) -> None:
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin_url, "-qc", sql], check=check)
+
+
+def drop_database(database_url: str) -> None:
+    _psql_admin(database_url, f"DROP DATABASE IF EXISTS {database_url.rsplit('/', 1)[1]}", check=False)
+
+
 def prepare_database(env: dict[str, str], database_url: str, redis_url: str) -> str:
     """A fresh database and Redis db with a high-limit plan; returns the customer's API key."""
     name = database_url.rsplit("/", 1)[1]
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
-    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    _psql_admin(database_url, f"DROP DATABASE IF EXISTS {name}")
+    _psql_admin(database_url, f"CREATE DATABASE {name}")
     subprocess.run(["redis-cli", "-u", redis_url, "flushdb"], check=True, capture_output=True)
     run_manage([PY, "manage.py", "migrate", "--noinput"], env)
     run_manage([PY, "manage.py", "createplan", "bench", "--monthly-limit", "100000000",

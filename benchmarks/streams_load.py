@@ -33,8 +33,10 @@ import httpx2
 from benchmarks.common import (
     PY,
     ROOT,
+    bench_env,
     camera_frame,
     cpu_seconds_by_group,
+    drop_database,
     percentile,
     prepare_database,
     server_timing,
@@ -44,22 +46,6 @@ from benchmarks.common import (
 
 WEB_PORT = 8396
 BASE = f"http://127.0.0.1:{WEB_PORT}/api/v1"
-
-
-def _env(data_dir: str, args: argparse.Namespace) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
-        env.pop(name, None)
-    env.update(
-        DATABASE_URL=args.database_url,
-        REDIS_URL=args.redis_url,
-        DJANGO_SECRET_KEY="benchmark-secret-key-not-for-production",
-        VERIFYAI_DATA_DIR=data_dir,
-        VERIFYAI_DEFAULT_PROVIDER="local",
-        VERIFYAI_STREAM_PAIR_RATE="100000/m",  # every kiosk here pairs from 127.0.0.1
-        LOG_LEVEL="WARNING",
-    )
-    return env
 
 
 async def _pair_streams(api_key: str, count: int) -> list[tuple[str, str]]:
@@ -157,7 +143,11 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="verifyai-streams-bench-") as data_dir:
-        env = _env(data_dir, args)
+        env = bench_env(
+            data_dir, args.database_url, args.redis_url,
+            VERIFYAI_DEFAULT_PROVIDER="local",
+            VERIFYAI_STREAM_PAIR_RATE="100000/m",  # every kiosk here pairs from 127.0.0.1
+        )
         api_key = prepare_database(env, args.database_url, args.redis_url)
         web = subprocess.Popen(
             [PY, "-m", "gunicorn", "verifyai.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-k", "gthread",
@@ -184,9 +174,7 @@ def main() -> None:
         finally:
             os.killpg(web.pid, signal.SIGTERM)
             web.wait(timeout=10)
-            name = args.database_url.rsplit("/", 1)[1]
-            admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-            subprocess.run(["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=False)
+            drop_database(args.database_url)
 
 
 if __name__ == "__main__":

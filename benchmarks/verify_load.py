@@ -28,6 +28,7 @@ import httpx2
 from benchmarks.common import (
     PY,
     ROOT,
+    bench_env,
     camera_frame,
     cpu_seconds_by_group,
     percentile,
@@ -38,22 +39,6 @@ from benchmarks.common import (
 )
 
 WEB_PORT, MODEL_PORT = 8398, 8399
-
-
-def _env(data_dir: str, args: argparse.Namespace) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=args.database_url,
-        REDIS_URL=args.redis_url,
-        DJANGO_SECRET_KEY="benchmark-secret-key-not-for-production",
-        VERIFYAI_DATA_DIR=data_dir,
-        OPENAI_API_KEY="sk-benchmark-fake",
-        OPENAI_BASE_URL=f"http://127.0.0.1:{MODEL_PORT}/v1",
-        VERIFYAI_DEFAULT_PROVIDER="openai",
-        VERIFYAI_OPENAI_MODEL="fake-vision-model",
-        LOG_LEVEL="WARNING",
-    )
-    return env
 
 
 def _start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Popen]:
@@ -124,7 +109,13 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="verifyai-bench-")
-    env = _env(data_dir, args)
+    env = bench_env(
+        data_dir, args.database_url, args.redis_url,
+        OPENAI_API_KEY="sk-benchmark-fake",
+        OPENAI_BASE_URL=f"http://127.0.0.1:{MODEL_PORT}/v1",
+        VERIFYAI_DEFAULT_PROVIDER="openai",
+        VERIFYAI_OPENAI_MODEL="fake-vision-model",
+    )
     api_key = prepare_database(env, args.database_url, args.redis_url)
     processes = _start(env, args)
     try:
