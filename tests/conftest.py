@@ -88,3 +88,13 @@ def make_flat(color: tuple[int, int, int], fmt: str = "JPEG", size: tuple[int, i
 @pytest.fixture
 def photo() -> bytes:
     return make_photo()
+
+
+@pytest.fixture
+def not_eager():
+    """Tasks go to the broker (a real worker, see tests/celery_support.py), not run in-process."""
+    from verifyai.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = False
+    yield
+    celery_app.conf.task_always_eager = True

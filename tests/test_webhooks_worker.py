@@ -5,74 +5,29 @@ killed mid-delivery. Redis in CI (REDIS_URL), the filesystem broker otherwise.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
+from tests.celery_support import celery_worker, kill
 from tests.webhooks_support import Answer, receiving
 from verifyai.celery import app as celery_app
 from webhooks.models import WebhookDelivery
 from webhooks.services import create_endpoint, encode_payload, send_test_event
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
 
 @contextmanager
 def worker() -> Iterator[subprocess.Popen]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "VERIFYAI_TESTING": "true",
+    with celery_worker(concurrency=4, env={
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "VERIFYAI_WEBHOOK_LEASE_SECONDS": "2",
         "VERIFYAI_WEBHOOK_TIMEOUT_SECONDS": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "verifyai", "worker", "--pool", "threads",
-         "--concurrency", "4", "-l", "warning", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
-    try:
-        assert celery_app.send_task("verifyai.ping").get(timeout=30, interval=0.1) == "pong"
+    }) as process:
         yield process
-    finally:
-        # Killed, not stopped (a graceful stop takes seconds): the test has already
-        # waited for every delivery it cares about.
-        try:
-            _kill(process)
-        except ProcessLookupError:
-            pass
-
-
-def _kill(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-
-
-@pytest.fixture
-def not_eager() -> Iterator[None]:
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.task_always_eager = True
 
 
 def _wait_until(predicate, timeout: float = 20) -> None:
@@ -99,7 +54,7 @@ def test_a_real_worker_delivers_at_once_and_beat_recovers_lost_tasks_and_killed_
 
             interrupted = send_test_event(endpoint=endpoint)
             receiver.wait_for(2)
-            _kill(doomed)
+            kill(doomed)
         interrupted.refresh_from_db()
         assert interrupted.status == "pending" and interrupted.attempt_count == 0
         assert interrupted.locked_until is not None  # the dead worker's lease

@@ -5,23 +5,18 @@ OpenAI-compatible server on 127.0.0.1 reached through the real `openai` SDK.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.celery_support import ROOT, celery_worker, kill
 from tests.conftest import make_photo
 from verifications.models import Verification
-from verifyai.celery import app as celery_app
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -40,14 +35,6 @@ def _wait_for_port(port: int, timeout: float = 15) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def fake_model(monkeypatch) -> Iterator[str]:
     port = _free_port()
@@ -62,32 +49,13 @@ def fake_model(monkeypatch) -> Iterator[str]:
         monkeypatch.setenv("OPENAI_BASE_URL", base_url)
         yield base_url
     finally:
-        _stop(process)
-
-
-@pytest.fixture
-def not_eager() -> Iterator[None]:
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.task_always_eager = True
+        kill(process)
 
 
 @pytest.fixture
 def real_worker(fake_model, not_eager) -> Iterator[None]:
-    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false", "VERIFYAI_TESTING": "true"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "verifyai", "worker", "--pool", "threads",
-         "--concurrency", "8", "-l", "warning", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
-    try:
-        ping = celery_app.send_task("verifyai.ping")
-        assert ping.get(timeout=30, interval=0.1) == "pong"
-        ping.forget()
+    with celery_worker(concurrency=8):
         yield
-    finally:
-        _stop(process)
 
 
 @pytest.mark.django_db(transaction=True)
