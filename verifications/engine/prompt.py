@@ -40,12 +40,6 @@ _ROLE = (
 )
 
 
-def _insufficient_category(policy: PolicySpec) -> str | None:
-    if "lacks_info" in policy.category_ids:
-        return "lacks_info"
-    return next((c["id"] for c in policy.categories if not c.get("is_compliant")), None)
-
-
 def system_instructions(policy: PolicySpec) -> str:
     """The policy, its codes and categories, and the rules of the answer."""
     lines: list[str] = [_ROLE, "", f"POLICY: {policy.name} (id: {policy.policy_id})"]
@@ -72,7 +66,8 @@ def system_instructions(policy: PolicySpec) -> str:
         verdict = "counts as compliant" if category.get("is_compliant") else "counts as NOT compliant"
         lines.append(f"- {category['id']} ({verdict}): {category.get('description', '').strip()}")
 
-    unclear = _insufficient_category(policy)
+    # Every policy has a non-compliant category (the API and the dashboard require one).
+    unclear = policy.first_category(compliant=False, preferred="lacks_info")
     lines += [
         "",
         "HOW TO ANSWER:",
@@ -87,16 +82,13 @@ def system_instructions(policy: PolicySpec) -> str:
         ),
         "- confidence is a number from 0.0 to 1.0: how sure you are of the decision.",
     ]
-    if unclear:
-        clause = "category " + unclear
-        if "image_unclear" in policy.codes:
-            clause += " with the violation code image_unclear"
-        lines.append(
-            "- When the photo does not show enough to decide (too dark, blurred, cropped, "
-            f"obstructed, or the subject is missing), answer {clause} rather than guess."
-        )
-    else:
-        lines.append("- When the photo does not show enough to decide, say so with a low confidence.")
+    clause = "category " + unclear
+    if "image_unclear" in policy.codes:
+        clause += " with the violation code image_unclear"
+    lines.append(
+        "- When the photo does not show enough to decide (too dark, blurred, cropped, "
+        f"obstructed, or the subject is missing), answer {clause} rather than guess."
+    )
 
     lines += [
         "",
