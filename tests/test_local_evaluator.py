@@ -14,23 +14,18 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from policies.builtin import BUILTIN_POLICIES, DEFAULT_CATEGORIES
+from policies.models import Policy
 from tests.conftest import make_photo
 from verifications.engine.base import ModelImage, PolicySpec
 from verifications.engine.local import LocalProvider
+from verifications.services import policy_spec
 
 
 def spec(policy_id: str) -> PolicySpec:
+    """A built-in policy as the engine receives it (an unsaved Policy: no database needed)."""
     fields = copy.deepcopy(next(p for p in BUILTIN_POLICIES if p["policy_id"] == policy_id))
     fields.setdefault("categories", copy.deepcopy(DEFAULT_CATEGORIES))
-    return PolicySpec(
-        policy_id=fields["policy_id"],
-        name=fields["name"],
-        description=fields["description"],
-        criteria=fields["criteria"],
-        violation_codes=fields["violation_codes"],
-        categories=fields["categories"],
-        feedback_guidance=fields["feedback_guidance"],
-    )
+    return policy_spec(Policy(**fields))
 
 
 def model_image(image: Image.Image) -> ModelImage:
