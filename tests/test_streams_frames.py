@@ -242,6 +242,13 @@ def test_a_frame_costs_a_fixed_handful_of_queries(alice, django_assert_max_num_q
     assert sum("streams_stream" in q["sql"] for q in captured.captured_queries) == 1
     assert not any('FROM "policies_policy"' in q["sql"] for q in captured.captured_queries)
 
+    # A camera at 1 fps: each frame is a second after the last, so last_frame_at is written
+    # too (the spec updates it on every frame post): one more statement, no more.
+    Stream.objects.filter(pk=paired.stream_id).update(last_frame_at=timezone.now() - dt.timedelta(seconds=2))
+    with django_assert_max_num_queries(7) as captured:
+        assert post_frame(paired.stream_id, paired.token).status_code == 200
+    assert sum("streams_stream" in q["sql"] for q in captured.captured_queries) == 2
+
 
 def test_another_processs_proof_in_the_shared_cache_is_honoured(alice):
     paired = create_and_pair(alice)
