@@ -71,3 +71,24 @@ def envsecret(name: str, default: str = "") -> str:
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE points at an unreadable file: {exc}") from exc
     return os.environ.get(name, default)
+
+
+def envports(name: str, default: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """TCP ports as ``80,443,1024-65535``: a list of inclusive (low, high) ranges."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    ranges = []
+    for item in raw.split(","):
+        low, dash, high = item.strip().partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            first = last = 0
+        if not 1 <= first <= last <= 65535:
+            raise ImproperlyConfigured(
+                f"{name} must be ports or ranges of ports (1-65535) separated by commas, "
+                f"e.g. 80,443,1024-65535; got {raw!r}"
+            )
+        ranges.append((first, last))
+    return ranges

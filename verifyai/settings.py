@@ -15,7 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from verifyai.env import env, envbool, envfloat, envint, envlist, envsecret
+from verifyai.env import env, envbool, envfloat, envint, envlist, envports, envsecret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env("VERIFYAI_DATA_DIR", str(BASE_DIR / "var")))
@@ -235,6 +235,10 @@ VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS = envint(
 # Pairing attempts per client address (django-ratelimit rate, counted in the shared cache).
 VERIFYAI_STREAM_PAIR_RATE = env("VERIFYAI_STREAM_PAIR_RATE", "10/m")
 
+# Ports a webhook URL may name (the private-targets switch above does not lift this).
+VERIFYAI_WEBHOOK_ALLOWED_PORTS = envports(
+    "VERIFYAI_WEBHOOK_ALLOWED_PORTS", [(80, 80), (443, 443), (1024, 65535)]
+)
 # --- Django REST framework ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["verifyai.api.authentication.ApiKeyAuthentication"],
