@@ -226,6 +226,10 @@ VERIFYAI_WEBHOOK_ROTATION_OVERLAP_SECONDS = envint(
 )
 # Lifts the SSRF address check (loopback, private, link-local, metadata targets).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
+# Ports a webhook URL may name (the private-targets switch above does not lift this).
+VERIFYAI_WEBHOOK_ALLOWED_PORTS = envports(
+    "VERIFYAI_WEBHOOK_ALLOWED_PORTS", [(80, 80), (443, 443), (1024, 65535)]
+)
 
 # --- Streams -----------------------------------------------------------------
 # bcrypt cost of stream tokens (checked once per token, then a cached proof); 4 under tests.
@@ -235,10 +239,6 @@ VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS = envint(
 # Pairing attempts per client address (django-ratelimit rate, counted in the shared cache).
 VERIFYAI_STREAM_PAIR_RATE = env("VERIFYAI_STREAM_PAIR_RATE", "10/m")
 
-# Ports a webhook URL may name (the private-targets switch above does not lift this).
-VERIFYAI_WEBHOOK_ALLOWED_PORTS = envports(
-    "VERIFYAI_WEBHOOK_ALLOWED_PORTS", [(80, 80), (443, 443), (1024, 65535)]
-)
 # --- Django REST framework ---------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["verifyai.api.authentication.ApiKeyAuthentication"],
