@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -93,6 +94,8 @@ class Answer:
     delay: float = 0.0
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
+    # Answer only once this is set (a receiver holding requests open); ``delay`` still applies.
+    hold: threading.Event | None = None
 
 
 class Receiver:
@@ -103,6 +106,8 @@ class Receiver:
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self.server: ThreadingHTTPServer | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     @property
     def url(self) -> str:
@@ -132,8 +137,17 @@ class Receiver:
                     )
                     answer = receiver.answers.pop(0) if receiver.answers else receiver.default
                     receiver.arrived.notify_all()
-                if answer.delay:
-                    time.sleep(answer.delay)
+                with receiver.lock:
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
+                try:
+                    if answer.hold is not None:
+                        answer.hold.wait(30)
+                    if answer.delay:
+                        time.sleep(answer.delay)
+                finally:
+                    with receiver.lock:
+                        receiver.in_flight -= 1
                 try:
                     self.send_response(answer.status)
                     for name, value in answer.headers.items():
@@ -170,3 +184,77 @@ def receiving(answers: list[Answer] | None = None, default: Answer | None = None
         yield receiver
     finally:
         receiver.stop()
+
+
+class Dripper:
+    """A hostile receiver: reads the request, then answers one byte every ``interval``
+    seconds (``prefix`` first, as a whole, when given), for at most ``limit`` seconds.
+
+    ``drip=b"HTTP/1.1 200 OK\\r\\n..."`` drips the status line and headers; a ``prefix``
+    of complete headers with a large Content-Length drips the body instead.
+    """
+
+    def __init__(self, drip: bytes, *, prefix: bytes = b"", interval: float = 0.2,
+                 limit: float = 12.0) -> None:
+        self.drip, self.prefix, self.interval, self.limit = drip, prefix, interval, limit
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        self.closed_by_peer_after: list[float] = []  # seconds from the request to our client leaving
+        self._stop = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            request = b""
+            try:
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    request += chunk
+            except OSError:
+                return
+            started = time.monotonic()
+            try:
+                if self.prefix:
+                    conn.sendall(self.prefix)
+                for index in range(len(self.drip)):
+                    if self._stop.is_set() or time.monotonic() - started > self.limit:
+                        return
+                    conn.sendall(self.drip[index:index + 1])
+                    time.sleep(self.interval)
+            except OSError:
+                self.closed_by_peer_after.append(time.monotonic() - started)
+
+    def start(self) -> None:
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.listener.close()
+
+
+@contextmanager
+def dripping(drip: bytes, **kwargs) -> Iterator[Dripper]:
+    dripper = Dripper(drip, **kwargs)
+    dripper.start()
+    try:
+        yield dripper
+    finally:
+        dripper.stop()
