@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.db import connection
 
+from verifyai.celery import QUEUES
 from verifyai.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,19 +32,22 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, no
 
 
 @contextmanager
-def celery_worker(*, concurrency: int = 4, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
-    """A worker (thread pool) on the test's database and broker, answering a ping before
-    the block runs. Killed afterwards, not stopped: a graceful stop takes seconds."""
+def celery_worker(
+    *, concurrency: int = 4, env: dict[str, str] | None = None, queues: tuple[str, ...] = QUEUES
+) -> Iterator[subprocess.Popen]:
+    """A worker (thread pool) on the test's database and broker, consuming ``queues`` (all of
+    them by default) and answering a ping before the block runs. Killed afterwards, not
+    stopped: a graceful stop takes seconds."""
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "verifyai", "worker", "--pool", "threads",
-         "--concurrency", str(concurrency), "-l", "warning", "--without-gossip", "--without-mingle",
+         "--concurrency", str(concurrency), "-Q", ",".join(queues), "-l", "warning", "--without-gossip", "--without-mingle",
          "--without-heartbeat"],
         cwd=ROOT, start_new_session=True,
         env={**os.environ, "DATABASE_URL": test_database_url(), "CELERY_TASK_ALWAYS_EAGER": "false",
              "VERIFYAI_TESTING": "true", **(env or {})},
     )
     try:
-        ping = celery_app.send_task("verifyai.ping")
+        ping = celery_app.send_task("verifyai.ping", queue=queues[0])
         assert ping.get(timeout=30, interval=0.1) == "pong"
         ping.forget()
         yield process

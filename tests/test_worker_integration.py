@@ -1,6 +1,7 @@
-"""A real Celery worker runs the VLM call: broker and results are Redis in CI
-(REDIS_URL), a local folder on embedded defaults. The model is a fake
-OpenAI-compatible server on 127.0.0.1 reached through the real `openai` SDK.
+"""A real Celery worker runs the VLM call (VERIFYAI_EVALUATIONS=worker): broker and results
+are Redis in CI (REDIS_URL), a local folder on embedded defaults. On embedded defaults the call
+runs inline by default, with no worker at all. The model is a fake OpenAI-compatible server on
+127.0.0.1 reached through the real `openai` SDK.
 """
 
 from __future__ import annotations
@@ -53,9 +54,26 @@ def fake_model(monkeypatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def real_worker(fake_model, not_eager) -> Iterator[None]:
-    with celery_worker(concurrency=8):
+def worker_mode(settings) -> None:
+    settings.VERIFYAI_EVALUATIONS = "worker"
+
+
+@pytest.fixture
+def real_worker(fake_model, not_eager, worker_mode) -> Iterator[None]:
+    with celery_worker(concurrency=8, env={"VERIFYAI_EVALUATIONS": "worker"}):
         yield
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inline_evaluations_need_no_worker_and_no_broker(fake_model, not_eager, alice, settings):
+    settings.VERIFYAI_EVALUATIONS = "inline"
+    body = {"image": SimpleUploadedFile("photo.jpg", make_photo()), "policy": "scooter_parking",
+            "provider": "openai"}
+    response = alice.client.post("/api/v1/verify", body, format="multipart")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["evaluation_source"] == "cloud_vlm"
+    assert Verification.objects.get(pk=response.json()["id"]).provider == "openai"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -78,7 +96,7 @@ def test_a_cloud_verification_runs_in_a_real_worker(real_worker, alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_with_no_worker_running_the_request_fails_at_the_deadline_and_is_recorded(
-    fake_model, not_eager, alice, settings
+    fake_model, not_eager, worker_mode, alice, settings
 ):
     settings.VERIFYAI_VERIFY_DEADLINE_SECONDS = 1.0
     body = {"image": SimpleUploadedFile("photo.jpg", make_photo()), "policy": "scooter_parking",

@@ -1,4 +1,9 @@
-"""The Celery app. Broker and results come from settings (Redis, or a local folder)."""
+"""The Celery app. Broker and results come from settings (Redis, or a local folder).
+
+Three kinds of work, three queues, each with its own workers, so one never starves another:
+``evaluations`` (model calls a web request is waiting for), ``webhooks`` (deliveries to
+customers' receivers, which may be slow or hostile) and ``housekeeping`` (periodic jobs, pings).
+"""
 
 from __future__ import annotations
 
@@ -24,17 +29,32 @@ def _embedded_broker_options() -> None:
     control = Path(settings.DATA_DIR) / "celery" / "control"
     for folder in (queue, processed, control, Path(settings.DATA_DIR) / "celery" / "results"):
         folder.mkdir(parents=True, exist_ok=True)
+    # Messages are whole before a reader sees them, and exactly one reader claims each.
+    app.conf.broker_transport = "verifyai.broker:Transport"
     app.conf.broker_transport_options = {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
         "control_folder": str(control),
         "store_processed": False,
-        "polling_interval": 0.1,
+        # An idle worker lists the folder this often: a new message waits at most this long.
+        "polling_interval": 0.05,
     }
 
 
+EVALUATIONS_QUEUE = "evaluations"
+WEBHOOKS_QUEUE = "webhooks"
+HOUSEKEEPING_QUEUE = "housekeeping"
+QUEUES = (EVALUATIONS_QUEUE, WEBHOOKS_QUEUE, HOUSEKEEPING_QUEUE)
+
 app.conf.update(
+    task_default_queue=HOUSEKEEPING_QUEUE,
+    task_routes={
+        "verifications.*": {"queue": EVALUATIONS_QUEUE},
+        "webhooks.deliver": {"queue": WEBHOOKS_QUEUE},
+        # Only picks due ids and queues them: quick, and must run even while deliveries back up.
+        "webhooks.deliver_due": {"queue": HOUSEKEEPING_QUEUE},
+    },
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
@@ -59,5 +79,6 @@ app.autodiscover_tasks()
 
 @app.task(name="verifyai.ping")
 def ping() -> str:
-    """Round-trip check used by the health endpoint's deep mode and by tests."""
+    """Round-trip check used by ``make run`` and tests; send it to the queue whose worker
+    you want to hear from (``ping.apply_async(queue=...)``)."""
     return "pong"

@@ -144,6 +144,15 @@ CELERY_RESULT_BACKEND = env(
 )
 # Unit tests run tasks in-process; the integration tests start a real worker.
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", TESTING)
+# Where model calls run: "worker" sends them to the evaluations queue (production, with a
+# broker); "inline" runs them in the web request's own thread, with no queue hop and nothing
+# to poll. Inline is the embedded default: the filesystem broker carries only webhooks and
+# housekeeping, and a crashed worker can never hold up a verification.
+VERIFYAI_EVALUATIONS = env(
+    "VERIFYAI_EVALUATIONS", "worker" if (REDIS_URL or env("CELERY_BROKER_URL")) else "inline"
+)
+if VERIFYAI_EVALUATIONS not in ("worker", "inline"):
+    raise ImproperlyConfigured("VERIFYAI_EVALUATIONS must be 'worker' or 'inline'")
 
 # --- Storage ----------------------------------------------------------------
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(DATA_DIR / "media")))

@@ -1,9 +1,11 @@
-"""Where an evaluation runs: VLM calls go to a Celery worker, the embedded
-``local`` evaluator runs in-process (it is a few milliseconds of CPU).
+"""Where an evaluation runs.
 
-The web request waits for the worker's answer up to the deadline. On embedded
-defaults the broker is a folder and results are files; in production both are
-Redis. The code path is the same.
+The embedded ``local`` evaluator always runs in-process (a few milliseconds of CPU). VLM
+calls go to a Celery worker on the evaluations queue when ``VERIFYAI_EVALUATIONS`` is
+``worker`` (production, with a broker): the web request waits for the worker's answer up to
+the deadline, through a Redis reply list (or Celery's result backend without Redis). With
+``inline`` (the embedded default) the request's own thread makes the call: no queue hop and
+nothing to poll, and no worker whose crash could hold up a verification.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from kombu.exceptions import OperationalError as BrokerError
@@ -80,6 +83,9 @@ def evaluate(
 ) -> Evaluation:
     if set(provider_names) <= INLINE_PROVIDERS:
         return evaluate_in_order(provider_names, image, policy, deadline=deadline)
+    if settings.VERIFYAI_EVALUATIONS == "inline":
+        _release_connection()
+        return evaluate_in_order(provider_names, image, policy, deadline=deadline)
 
     from verifications.tasks import evaluate_image
 
@@ -95,10 +101,7 @@ def evaluate(
         )
     except Exception as exc:  # noqa: BLE001 - broker or cache down: the queue is unusable
         raise EvaluationError("queue_unavailable", "The inference queue is unreachable.") from exc
-    if not connection.in_atomic_block:
-        # Hand the DB connection back to the pool while we wait on the model, so
-        # 200 waiting requests do not hold 200 database connections.
-        connection.close()
+    _release_connection()
     timeout = deadline - time.time() + RESULT_GRACE_SECONDS
     outcome = (
         _wait_for_reply(reply_key, timeout, image_key) if reply_key is not None
@@ -107,6 +110,13 @@ def evaluate(
     if "error" in outcome:
         raise EvaluationError.from_dict(outcome["error"])
     return Evaluation(**outcome["evaluation"])
+
+
+def _release_connection() -> None:
+    """Hand the DB connection back to the pool while we wait on the model, so 200 waiting
+    requests do not hold 200 database connections."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def _deadline_exceeded() -> EvaluationError:

@@ -1,0 +1,91 @@
+"""The embedded broker (a folder) under many writers and readers: every message arrives once and
+whole. kombu's own filesystem transport let a reader see a half-written file (celery/kombu#1551),
+and the worker exited on its JSONDecodeError."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+from queue import Empty
+
+from kombu import Connection
+
+from tests.concurrency_support import run_concurrently
+
+WRITERS, READERS, PER_WRITER = 8, 3, 40
+PAYLOAD = "x" * 256 * 1024  # big messages keep a writer busy long enough for a reader to look
+
+
+def _connection(root: Path) -> Connection:
+    queue = root / "queue"
+    for folder in (queue, root / "processed", root / "control"):
+        folder.mkdir(parents=True, exist_ok=True)
+    return Connection(
+        "filesystem://", transport="verifyai.broker:Transport",
+        transport_options={
+            "data_folder_in": str(queue), "data_folder_out": str(queue),
+            "processed_folder": str(root / "processed"), "control_folder": str(root / "control"),
+            "store_processed": False,
+        },
+    )
+
+
+def test_every_message_arrives_once_and_whole_with_concurrent_writers_and_readers(tmp_path):
+    total = WRITERS * PER_WRITER
+    received: list[str] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    writer_ids = itertools.count()
+
+    def write() -> None:
+        index = next(writer_ids)
+        with _connection(tmp_path) as conn:
+            queue = conn.SimpleQueue("evaluations")
+            for n in range(PER_WRITER):
+                queue.put({"id": f"{index}-{n}", "body": PAYLOAD})
+            queue.close()
+
+    def read() -> None:
+        with _connection(tmp_path) as conn:
+            queue = conn.SimpleQueue("evaluations")
+            while not done.is_set():
+                try:
+                    message = queue.get(timeout=0.05)
+                except Empty:
+                    continue
+                assert message.payload["body"] == PAYLOAD  # never empty, never cut short
+                message.ack()
+                with lock:
+                    received.append(message.payload["id"])
+                    if len(received) >= total:
+                        done.set()
+            queue.close()
+
+    readers = [threading.Thread(target=_guarded(read, done)) for _ in range(READERS)]
+    for reader in readers:
+        reader.start()
+    run_concurrently(WRITERS, write)
+    done.wait(timeout=60)
+    done.set()
+    for reader in readers:
+        reader.join(timeout=10)
+
+    assert not _failures, _failures[0]
+    assert sorted(received) == sorted(f"{i}-{n}" for i in range(WRITERS) for n in range(PER_WRITER))
+    assert not list((tmp_path / "queue").iterdir())  # nothing half-written left behind
+
+
+_failures: list[BaseException] = []
+
+
+def _guarded(target, done: threading.Event):
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test, not lost in a thread
+            _failures.append(exc)
+            done.set()
+
+    return run
