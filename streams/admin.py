@@ -137,7 +137,7 @@ class StreamAdmin(CustomerScopedAdmin):
             "opts": self.model._meta,
             "pairings": [
                 {"stream": stream, "code": issued.code, "expires_at": issued.expires_at,
-                 "qr": qr_data_uri(issued.code)}
+                 "qr": qr_data_uri(issued)}
                 for stream, issued in pairings
             ],
         }

@@ -1,7 +1,7 @@
 """Reference capture client: pair once, then post frames at a steady rate.
 
     python -m streams.capture --pair 'BCDF-GHJK' --api http://127.0.0.1:8000/api/v1
-    python -m streams.capture --pair '{"code":"BCDF-GHJK","api":"http://127.0.0.1:8000/api/v1"}'
+    python -m streams.capture --pair '{"code":"BCDF-GHJK","stream_id":"…","api":"http://127.0.0.1:8000/api/v1"}'
     python -m streams.capture --folder ./frames --fps 1
     python -m streams.capture --snapshot-url http://127.0.0.1:8080/snapshot.jpg --fps 1
     python -m streams.capture --camera 0 --fps 1          # only if OpenCV (cv2) is installed
@@ -69,21 +69,23 @@ def _multipart(field: str, filename: str, content: bytes, content_type: str) -> 
 # --- Pairing and the token file ------------------------------------------------------
 
 
-def parse_pairing(value: str, api: str | None) -> tuple[str, str]:
-    """A typed code, or the QR's JSON payload {"code", "api"}."""
+def parse_pairing(value: str, api: str | None) -> tuple[str, str, str | None]:
+    """A typed code, or the QR's JSON payload {"code", "stream_id", "api"}: code, API, stream."""
     value = value.strip()
     if value.startswith("{"):
         payload = json.loads(value)
-        return payload["code"], api or payload["api"]
+        return payload["code"], api or payload["api"], payload.get("stream_id")
     if not api:
         raise SystemExit("--api is needed with a typed code (the QR payload carries it)")
-    return value, api
+    return value, api, None
 
 
-def pair(code: str, api: str, *, timeout: float = 10.0) -> dict[str, str]:
+def pair(code: str, api: str, stream_id: str | None = None, *, timeout: float = 10.0) -> dict[str, str]:
+    # Naming the stream the QR named means only its code is tried (and no lockout of typed codes applies).
+    request = {"code": code} if stream_id is None else {"code": code, "stream_id": stream_id}
     body = _request(
         f"{api.rstrip('/')}/streams/pair",
-        data=json.dumps({"code": code}).encode(),
+        data=json.dumps(request).encode(),
         headers={"Content-Type": "application/json"},
         timeout=timeout,
     )
@@ -226,8 +228,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.pair:
-        code, api = parse_pairing(args.pair, args.api)
-        state = with_backoff(lambda: pair(code, api))
+        code, api, stream_id = parse_pairing(args.pair, args.api)
+        state = with_backoff(lambda: pair(code, api, stream_id))
         save_state(args.state, state)
         print(f"paired stream {state['stream_id']} (policy {state['policy_id']}); token saved to {args.state}")
     if args.folder is None and args.snapshot_url is None and args.camera is None:

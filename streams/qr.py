@@ -1,4 +1,8 @@
-"""The pairing QR, drawn here with `qrcode` (no external service)."""
+"""The pairing QR, drawn here with `qrcode` (no external service).
+
+Only ever handed out inline (a data: URI in the API answer and on the dashboard): a URL
+that could redraw it would have to name the code, and URLs end up in access logs.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,15 @@ import io
 
 import qrcode
 
-from streams.services import qr_payload
+from streams.services import IssuedCode, qr_payload
 
 
-def qr_png(code: str) -> bytes:
-    image = qrcode.make(qr_payload(code), box_size=8, border=4)
+def qr_png(issued: IssuedCode) -> bytes:
+    image = qrcode.make(qr_payload(issued), box_size=8, border=4)
     buffer = io.BytesIO()
     image.save(buffer)
     return buffer.getvalue()
 
 
-def qr_data_uri(code: str) -> str:
-    return "data:image/png;base64," + base64.b64encode(qr_png(code)).decode()
+def qr_data_uri(issued: IssuedCode) -> str:
+    return "data:image/png;base64," + base64.b64encode(qr_png(issued)).decode()

@@ -112,10 +112,13 @@ def hash_code(code: str) -> str:
     return hmac.new(key, b"pairing:" + normalize_code(code).encode(), hashlib.sha256).hexdigest()
 
 
-def qr_payload(code: str) -> str:
-    """What the QR carries: the code and where to exchange it, so a kiosk needs no setup."""
+def qr_payload(issued: IssuedCode) -> str:
+    """What the QR carries: the code, its stream and where to exchange them, so a kiosk
+    needs no setup. A kiosk that sends the stream back has its code tried against that
+    stream's code only (see exchange_code), which no guessing budget for typed codes limits."""
     api = settings.VERIFYAI_PUBLIC_BASE_URL.rstrip("/") + "/api/v1"
-    return json.dumps({"code": code, "api": api}, separators=(",", ":"))
+    payload = {"code": issued.code, "stream_id": str(issued.pairing_code.stream_id), "api": api}
+    return json.dumps(payload, separators=(",", ":"))
 
 
 @transaction.atomic

@@ -23,8 +23,10 @@ def create_stream(owner: Cast, **fields) -> dict:
     return response.json()
 
 
-def pair(code: str, client: APIClient | None = None, **extra):
-    return (client or APIClient()).post("/api/v1/streams/pair", {"code": code}, format="json", **extra)
+def pair(code: str, client: APIClient | None = None, stream_id: str | None = None, **extra):
+    """POST /streams/pair as a kiosk does: the code, and the stream when the QR named it."""
+    body = {"code": code} if stream_id is None else {"code": code, "stream_id": stream_id}
+    return (client or APIClient()).post("/api/v1/streams/pair", body, format="json", **extra)
 
 
 def create_and_pair(owner: Cast, **fields) -> Paired:

@@ -57,8 +57,9 @@ def test_operator_creates_kiosk_pairs_and_posts_frames(alice, live_server, setti
 
     # 2. The kiosk scans the QR: the code and where to send it, nothing to configure.
     payload = _scan(html)
-    assert payload == {"code": code_text, "api": f"{live_server.url}/api/v1"}
-    paired = requests.post(f"{payload['api']}/streams/pair", json={"code": payload["code"]}, timeout=5)
+    assert payload == {"code": code_text, "stream_id": str(stream.pk), "api": f"{live_server.url}/api/v1"}
+    scanned = {"code": payload["code"], "stream_id": payload["stream_id"]}
+    paired = requests.post(f"{payload['api']}/streams/pair", json=scanned, timeout=5)
     assert paired.status_code == 200, paired.text
     STREAM_ID = paired.json()["stream_id"]  # noqa: N806 - the spec's names
     STREAM_TOKEN = paired.json()["stream_token"]  # noqa: N806
@@ -82,7 +83,7 @@ def test_operator_creates_kiosk_pairs_and_posts_frames(alice, live_server, setti
     assert Verification.objects.filter(stream=stream, customer=alice.customer).count() == 2
 
     # 4. The code was single-use.
-    again = requests.post(f"{payload['api']}/streams/pair", json={"code": payload["code"]}, timeout=5)
+    again = requests.post(f"{payload['api']}/streams/pair", json=scanned, timeout=5)
     assert again.status_code == 410
     assert again.json() == {
         "error": "This pairing code has already been used.", "code": "pairing_code_used", "status": 410,

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from streams.models import Stream
+from streams.qr import qr_data_uri
 from streams.services import IssuedCode
 from verifications.api.serializers import ImageField
 from verifications.services import resolve_policy
@@ -34,17 +35,22 @@ class StreamSerializer(serializers.ModelSerializer):
         return values
 
 
-def pairing_body(issued: IssuedCode, request: Any, stream: Stream) -> dict[str, Any]:
-    qr_path = f"/api/v1/streams/{stream.pk}/pairing-code.png?code={issued.code}"
+def pairing_body(issued: IssuedCode) -> dict[str, Any]:
+    # The QR goes inline: a URL that drew it would name the code, and URLs land in access logs.
     return {
         "code": issued.code,
         "expires_at": serializers.DateTimeField().to_representation(issued.expires_at),
-        "qr_url": request.build_absolute_uri(qr_path),
+        "qr_url": qr_data_uri(issued),
     }
 
 
 class PairRequestSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=64)
+    stream_id = serializers.UUIDField(
+        required=False,
+        help_text="The stream the QR names. With it only that stream's code is tried, and typed-code "
+        "lockouts do not apply.",
+    )
 
 
 class FrameRequestSerializer(serializers.Serializer):
@@ -56,7 +62,12 @@ class PairingSerializer(serializers.Serializer):
 
     code = serializers.CharField()
     expires_at = serializers.DateTimeField()
-    qr_url = serializers.URLField()
+    qr_url = serializers.CharField(
+        help_text=(
+            'The QR as a data: URI ("data:image/png;base64,..."), usable as an <img> src. It encodes '
+            '{"code", "stream_id", "api"}: a kiosk sends code and stream_id to /streams/pair.'
+        )
+    )
 
 
 class PairResponseSerializer(serializers.Serializer):

@@ -3,7 +3,6 @@ from django.urls import path
 from streams.api.views import (
     FrameView,
     PairingCodeView,
-    PairingQrView,
     PairView,
     StreamDetailView,
     StreamListView,
@@ -29,7 +28,4 @@ urlpatterns = [
         StreamStatusView.as_view(target=Stream.Status.ARCHIVED), name="stream-archive",
     ),
     path("streams/<str:stream_id>/pairing-code", PairingCodeView.as_view(), name="stream-pairing-code"),
-    path(
-        "streams/<str:stream_id>/pairing-code.png", PairingQrView.as_view(), name="stream-pairing-qr"
-    ),
 ]

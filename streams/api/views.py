@@ -6,10 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse
-from django.utils import timezone
 from django_ratelimit.core import get_usage
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, permissions, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -24,14 +21,12 @@ from streams.api.serializers import (
     StreamSerializer,
     pairing_body,
 )
-from streams.models import PairingCode, Stream
-from streams.qr import qr_png
+from streams.models import Stream
 from streams.selectors import get_stream, streams_for
 from streams.services import (
     authenticate_frame,
     create_stream,
     exchange_code,
-    hash_code,
     issue_pairing_code,
     set_status,
     touch_stream,
@@ -41,7 +36,7 @@ from verifications.api.serializers import VerificationSerializer
 from verifications.images import read_image
 from verifications.services import verify_image
 from verifyai.api.context import timed
-from verifyai.api.errors import ApiError, NotFound, UnknownPolicy
+from verifyai.api.errors import ApiError, UnknownPolicy
 from verifyai.api.pagination import PageQuerySerializer, paginate
 from verifyai.api.permissions import require_active_subscription
 from verifyai.api.views import ApiView, IdempotentCreateView
@@ -77,7 +72,7 @@ class StreamListView(IdempotentCreateView):
             customer=request.user, policy=fields.pop("policy"), name=fields.pop("name"), **fields
         )
         body = StreamSerializer(stream).data
-        body["pairing"] = pairing_body(issued, request, stream)
+        body["pairing"] = pairing_body(issued)
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -116,27 +111,7 @@ class PairingCodeView(ApiView):
     def post(self, request: Request, stream_id: str) -> Response:
         stream = get_stream(request.user, stream_id)
         issued = issue_pairing_code(stream=stream)
-        return Response(pairing_body(issued, request, stream), status=status.HTTP_201_CREATED)
-
-
-class PairingQrView(ApiView):
-    """GET /streams/{id}/pairing-code.png?code=...: the QR a kiosk scans, for the owner only."""
-
-    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
-    def get(self, request: Request, stream_id: str) -> HttpResponse:
-        stream = get_stream(request.user, stream_id)
-        code = request.query_params.get("code", "")
-        # Only a code of this stream that is still usable is drawn, never arbitrary text
-        # (a code replaced by a newer one was expired by issue_pairing_code).
-        live = code and PairingCode.objects.filter(
-            stream=stream, code_hash=hash_code(code), consumed_at__isnull=True,
-            expires_at__gt=timezone.now(),
-        ).exists()
-        if not live:
-            raise NotFound("No live pairing code like that for this stream.")
-        response = HttpResponse(qr_png(code), content_type="image/png")
-        response["Cache-Control"] = "no-store"
-        return response
+        return Response(pairing_body(issued), status=status.HTTP_201_CREATED)
 
 
 # --- Kiosk API (pairing code, then stream token) ---------------------------------
