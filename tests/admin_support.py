@@ -74,7 +74,7 @@ def add_rows(customer: Customer, n: int = 1) -> Rows:
         )
         stream = Stream.objects.create(customer=customer, name=f"{tag} camera {i}", policy=builtin)
         issue_pairing_code(stream=stream)
-        endpoint = create_endpoint(customer=customer, url=f"http://127.0.0.1:9/{tag}/{i}",
+        endpoint = create_endpoint(customer=customer, url=f"http://127.0.0.1:9999/{tag}/{i}",
                                    events=["verification.completed"])
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_id=f"evt_{tag}_{i}",
                                                   event_type="ping", payload=b"{}")

@@ -202,14 +202,14 @@ def test_an_operator_cannot_file_rows_under_another_customer(world, operator_a):
     alice, bob = world
 
     operator_a.post("/admin/webhooks/webhookendpoint/add/", {
-        "customer": bob.pk, "url": "http://127.0.0.1:9/new", "events": ["verification.completed"],
+        "customer": bob.pk, "url": "http://127.0.0.1:9999/new", "events": ["verification.completed"],
         "active": "on",
     })
     operator_a.post("/admin/policies/policy/add/", policy_form(
         customer=bob.pk, policy_id="sneaky", name="Sneaky",
     ))
 
-    assert WebhookEndpoint.objects.get(url="http://127.0.0.1:9/new").customer == alice
+    assert WebhookEndpoint.objects.get(url="http://127.0.0.1:9999/new").customer == alice
     assert Policy.objects.get(policy_id="sneaky").customer == alice
 
 

@@ -86,7 +86,7 @@ def test_the_list_shows_thumbnail_decision_and_latency(alice, operator_a):
 
 
 def test_the_detail_page_shows_the_image_the_result_json_and_its_webhook_deliveries(alice, operator_a):
-    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9/hooks",
+    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9999/hooks",
                                events=["verification.completed"])
     created = verify(alice, metadata='{"vehicle_id": "SC-1042"}')
     verification = Verification.objects.get(pk=created["id"])
@@ -103,7 +103,7 @@ def test_the_detail_page_shows_the_image_the_result_json_and_its_webhook_deliver
     assert response.status_code == 200 and body[:2] == b"\xff\xd8"
     assert "Result, as the API returns it" in text and f"&quot;id&quot;: &quot;{verification.pk}&quot;" in text
     assert "SC-1042" in text
-    assert delivery.pk in text and "http://127.0.0.1:9/hooks" in text
+    assert delivery.pk in text and "http://127.0.0.1:9999/hooks" in text
 
 
 def test_a_result_without_endpoints_says_why_it_has_no_deliveries(alice, operator_a):
@@ -117,7 +117,7 @@ def test_a_result_without_endpoints_says_why_it_has_no_deliveries(alice, operato
 def test_resent_deliveries_are_listed_under_the_same_result(alice, operator_a):
     from webhooks.services import redeliver
 
-    create_endpoint(customer=alice.customer, url="http://127.0.0.1:9/hooks",
+    create_endpoint(customer=alice.customer, url="http://127.0.0.1:9999/hooks",
                     events=["verification.completed"])
     verification = make_result(alice.customer)
     first, = queue_verification_completed(verification=verification)

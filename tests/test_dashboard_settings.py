@@ -29,7 +29,7 @@ def operator_a(alice):
 def test_the_settings_page_shows_plan_usage_keys_and_endpoints(alice, operator_a):
     for _ in range(3):
         reserve_usage(customer=alice.customer, limit=1000)
-    create_endpoint(customer=alice.customer, url="http://127.0.0.1:9/hooks",
+    create_endpoint(customer=alice.customer, url="http://127.0.0.1:9999/hooks",
                     events=["verification.completed"])
 
     page = operator_a.get(settings_url(alice.customer))
@@ -39,7 +39,7 @@ def test_the_settings_page_shows_plan_usage_keys_and_endpoints(alice, operator_a
     assert "3 of 1000 verifications this month" in text
     assert 'aria-valuenow="3"' in text
     assert ApiKey.objects.get(customer=alice.customer).prefix in text
-    assert "http://127.0.0.1:9/hooks" in text
+    assert "http://127.0.0.1:9999/hooks" in text
     assert "Account settings" in text  # the header links every operator page here
 
 
@@ -107,10 +107,10 @@ def test_nonsense_posts_change_nothing(alice, operator_a, body):
 
 def test_a_new_webhook_endpoints_secret_is_shown_once(alice, operator_a):
     response = operator_a.post("/admin/webhooks/webhookendpoint/add/", {
-        "url": "http://127.0.0.1:9/in", "events": ["verification.completed"], "active": "on",
+        "url": "http://127.0.0.1:9999/in", "events": ["verification.completed"], "active": "on",
     })
 
-    endpoint = WebhookEndpoint.objects.get(url="http://127.0.0.1:9/in")
+    endpoint = WebhookEndpoint.objects.get(url="http://127.0.0.1:9999/in")
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     assert f'id="webhook-secret">{endpoint.secret}<' in response.content.decode()
     assert endpoint.customer == alice.customer and endpoint.events == ["verification.completed"]
@@ -120,7 +120,7 @@ def test_a_new_webhook_endpoints_secret_is_shown_once(alice, operator_a):
 
 @pytest.mark.parametrize("url, problem", [
     ("ftp://127.0.0.1/in", "Only http and https URLs are allowed"),
-    ("http://user:pw@127.0.0.1:9/in", "Credentials in the URL are not allowed"),
+    ("http://user:pw@127.0.0.1:9999/in", "Credentials in the URL are not allowed"),
 ])
 def test_endpoint_urls_follow_the_apis_rules(alice, operator_a, url, problem):
     response = operator_a.post("/admin/webhooks/webhookendpoint/add/", {
@@ -135,7 +135,7 @@ def test_private_targets_are_refused_where_the_deployment_refuses_them(alice, op
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
 
     response = operator_a.post("/admin/webhooks/webhookendpoint/add/", {
-        "url": "http://127.0.0.1:9/in", "events": ["verification.completed"], "active": "on",
+        "url": "http://127.0.0.1:9999/in", "events": ["verification.completed"], "active": "on",
     })
 
     assert response.status_code == 200 and "errorlist" in response.content.decode()
@@ -144,7 +144,7 @@ def test_private_targets_are_refused_where_the_deployment_refuses_them(alice, op
 
 def test_unknown_event_types_are_refused(alice, operator_a):
     response = operator_a.post("/admin/webhooks/webhookendpoint/add/", {
-        "url": "http://127.0.0.1:9/in", "events": ["everything"], "active": "on",
+        "url": "http://127.0.0.1:9999/in", "events": ["everything"], "active": "on",
     })
 
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
@@ -152,7 +152,7 @@ def test_unknown_event_types_are_refused(alice, operator_a):
 
 
 def test_turning_a_disabled_endpoint_back_on_clears_why_it_was_disabled(alice, operator_a):
-    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9/in",
+    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9999/in",
                                events=["verification.completed"])
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         active=False, disabled_at=timezone.now(), failing_since=timezone.now(),

@@ -10,7 +10,7 @@ from webhooks.services import create_endpoint
 def test_a_frame_queues_a_verification_completed_delivery(alice):
     # Port 9 (discard) on this machine: the attempt fails, but the delivery is recorded.
     endpoint = create_endpoint(
-        customer=alice.customer, url="http://127.0.0.1:9/hook", events=["verification.completed"]
+        customer=alice.customer, url="http://127.0.0.1:9999/hook", events=["verification.completed"]
     )
     paired = create_and_pair(alice)
     response = post_frame(paired.stream_id, paired.token)

@@ -10,7 +10,7 @@ from webhooks.services import attempt_delivery, create_endpoint, send_test_event
 
 
 def test_operators_see_endpoints_but_never_the_secret(admin_client, alice):
-    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9/hooks",
+    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9999/hooks",
                                events=["verification.completed"])
 
     listing = admin_client.get("/admin/webhooks/webhookendpoint/")

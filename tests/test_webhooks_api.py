@@ -11,7 +11,7 @@ from webhooks.services import deliver_due
 URL = "/api/v1/webhooks"
 
 
-def _create(cast, url="http://127.0.0.1:9/hooks", events=("verification.completed",), **extra):
+def _create(cast, url="http://127.0.0.1:9999/hooks", events=("verification.completed",), **extra):
     response = cast.client.post(URL, {"url": url, "events": list(events), **extra}, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
@@ -22,7 +22,7 @@ def test_creating_an_endpoint_answers_its_id_and_its_secret_once(alice):
 
     assert body["id"].startswith("we_")
     assert body["secret"].startswith("whsec_") and len(body["secret"]) > 30
-    assert body["url"] == "http://127.0.0.1:9/hooks"
+    assert body["url"] == "http://127.0.0.1:9999/hooks"
     assert body["events"] == ["verification.completed"]
     assert body["active"] is True and body["description"] == "orders"
     assert body["disabled_at"] is None and body["disabled_reason"] == ""
@@ -37,9 +37,9 @@ def test_creating_an_endpoint_answers_its_id_and_its_secret_once(alice):
     ("payload", "field"),
     [
         ({"events": ["verification.completed"]}, "url"),
-        ({"url": "http://127.0.0.1:9/"}, "events"),
-        ({"url": "http://127.0.0.1:9/", "events": []}, "events"),
-        ({"url": "http://127.0.0.1:9/", "events": ["verification.deleted"]}, "events"),
+        ({"url": "http://127.0.0.1:9999/"}, "events"),
+        ({"url": "http://127.0.0.1:9999/", "events": []}, "events"),
+        ({"url": "http://127.0.0.1:9999/", "events": ["verification.deleted"]}, "events"),
     ],
 )
 def test_an_incomplete_or_unknown_subscription_is_a_400_with_our_error_body(alice, payload, field):
@@ -66,13 +66,13 @@ def test_patch_updates_url_events_active_and_description(alice):
 
     response = alice.client.patch(
         f"{URL}/{endpoint['id']}",
-        {"url": "https://127.0.0.1:9/new", "active": False, "description": "paused"},
+        {"url": "https://127.0.0.1:9999/new", "active": False, "description": "paused"},
         format="json",
     )
 
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert body["url"] == "https://127.0.0.1:9/new" and body["active"] is False
+    assert body["url"] == "https://127.0.0.1:9999/new" and body["active"] is False
     assert body["description"] == "paused" and body["events"] == ["verification.completed"]
     assert "secret" not in body
     bad = alice.client.patch(f"{URL}/{endpoint['id']}", {"url": "file:///x"}, format="json")

@@ -139,7 +139,7 @@ def test_during_a_rotation_both_secrets_sign_the_current_one_first(alice, tmp_pa
 
 
 def test_the_body_is_compact_json_of_exactly_event_and_data(alice):
-    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9/",
+    endpoint = create_endpoint(customer=alice.customer, url="http://127.0.0.1:9999/",
                                events=["verification.completed"])
     delivery = send_test_event(endpoint=endpoint)
     body = bytes(delivery.payload)

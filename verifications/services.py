@@ -29,7 +29,7 @@ from verifications.engine.base import Evaluation, EvaluationError, PolicySpec
 from verifications.engine.registry import default_provider_name, get_provider
 from verifications.images import IntakeImage, prepare_for_model
 from verifications.models import Verification, new_verification_id
-from verifications.storage import store_image
+from verifications.storage import delete_image, store_image
 from verifyai.api.context import timed
 from verifyai.api.errors import NotFound, UnknownPolicy, UsageLimitExceeded, VerificationFailed
 from webhooks.services import queue_verification_completed
@@ -97,29 +97,65 @@ def verify_image(
     """Judge ``image`` against ``policy`` (see ``resolve_policy``) and record the outcome.
 
     Usage is reserved before the evaluation and given back if it fails, so a
-    failed verification is recorded (status ``error``) but never billed.
+    failed verification is recorded (status ``error``) but never billed. Any other
+    failure after the reservation (storage, the database) leaves nothing behind:
+    the unit is given back and an image stored for the unwritten row is removed.
     """
     provider_impl = get_provider(provider or default_provider_name(policy.default_provider))
     provider_order = list(
         dict.fromkeys([provider_impl.name, *settings.VERIFYAI_PROVIDER_FALLBACKS])
     )
     _reserve(customer)
+    stored_image: str | None = None
+    recorded = False
+    try:
+        verification = Verification(
+            id=new_verification_id(),
+            customer=customer,
+            policy=policy,
+            policy_slug=policy.policy_id,
+            metadata=metadata,
+            image_sha256=image.sha256,
+            image_format=image.format,
+            image_width=image.width,
+            image_height=image.height,
+            provider=provider_impl.name,
+            evaluation_source=provider_impl.evaluation_source,
+            request_id=request_id,
+            stream=stream,
+        )
+        evaluation = _evaluate(verification, image, policy, provider_order)
+        with timed("write"):
+            if customer.store_images:
+                stored_image = verification.image = store_image(
+                    name=_storage_name(customer, verification.id, image),
+                    data=image.data,
+                    content_type=image.content_type,
+                )
+            _apply(verification, evaluation)
+            verification.created_at = timezone.now()
+            with transaction.atomic():
+                verification.save(force_insert=True)
+                if evaluation is None:
+                    release_usage(customer=customer)
+                # Deliveries are recorded with the verification and sent once it commits.
+                queue_verification_completed(verification=verification)
+            recorded = True
+    except BaseException:
+        if not recorded:  # nothing was written: no bill, no orphaned image
+            _undo_reservation(customer, stored_image)
+        raise
 
-    verification = Verification(
-        id=new_verification_id(),
-        customer=customer,
-        policy=policy,
-        policy_slug=policy.policy_id,
-        metadata=metadata,
-        image_sha256=image.sha256,
-        image_format=image.format,
-        image_width=image.width,
-        image_height=image.height,
-        provider=provider_impl.name,
-        evaluation_source=provider_impl.evaluation_source,
-        request_id=request_id,
-        stream=stream,
-    )
+    if evaluation is None:
+        raise VerificationFailed(verification_id=verification.id)
+    image_data = base64.b64encode(image.data).decode() if include_image_data else None
+    return VerifyResult(verification=verification, image_data=image_data)
+
+
+def _evaluate(
+    verification: Verification, image: IntakeImage, policy: Policy, provider_order: list[str]
+) -> Evaluation | None:
+    """The evaluation, or None with the failure recorded on ``verification``."""
     started = time.perf_counter()
     deadline = time.time() + settings.VERIFYAI_VERIFY_DEADLINE_SECONDS
     evaluation: Evaluation | None = None
@@ -138,27 +174,21 @@ def verify_image(
         verification.error_code = "internal_error"
         verification.error_message = "The evaluator failed unexpectedly."
     verification.latency_ms = round((time.perf_counter() - started) * 1000)
+    return evaluation
 
-    with timed("write"):
-        if customer.store_images:
-            verification.image = store_image(
-                name=_storage_name(customer, verification.id, image),
-                data=image.data,
-                content_type=image.content_type,
-            )
-        _apply(verification, evaluation)
-        verification.created_at = timezone.now()
-        with transaction.atomic():
-            verification.save(force_insert=True)
-            if evaluation is None:
-                release_usage(customer=customer)
-            # Deliveries are recorded with the verification and sent once it commits.
-            queue_verification_completed(verification=verification)
 
-    if evaluation is None:
-        raise VerificationFailed(verification_id=verification.id)
-    image_data = base64.b64encode(image.data).decode() if include_image_data else None
-    return VerifyResult(verification=verification, image_data=image_data)
+def _undo_reservation(customer: Customer, stored_image: str | None) -> None:
+    """After a failure that left no verification row: give the unit back, drop the image.
+    Best-effort (the database may be what failed); the original error is what the caller sees."""
+    try:
+        release_usage(customer=customer)
+    except Exception:  # noqa: BLE001
+        logger.exception("Could not give back the usage unit reserved for customer %s", customer.pk)
+    if stored_image:
+        try:
+            delete_image(stored_image)
+        except Exception:  # noqa: BLE001
+            logger.exception("Could not remove the orphaned image %s", stored_image)
 
 
 def _apply(verification: Verification, evaluation: Evaluation | None) -> None:

@@ -41,6 +41,10 @@ def store_image(*, name: str, data: bytes, content_type: str) -> str:
     return default_storage.save(name, file)
 
 
+def delete_image(name: str) -> None:
+    default_storage.delete(name)
+
+
 def image_url(name: str) -> str:
     return default_storage.url(name)
 

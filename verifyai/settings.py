@@ -255,7 +255,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["verifyai.api.throttling.PlanRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # Refuses NaN/Infinity, 1e999, unpaired surrogates and deep nesting with a 400.
+        "verifyai.api.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],

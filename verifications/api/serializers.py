@@ -14,6 +14,7 @@ from verifications.images import decode_base64_image
 from verifications.models import Verification
 from verifications.selectors import VerificationFilters
 from verifications.storage import image_url
+from verifyai.api import parsers as strict_json
 from verifyai.api.pagination import PageQuerySerializer
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -42,6 +43,22 @@ class ImageField(serializers.Field):
         return value
 
 
+def _has_nul(value: Any) -> bool:
+    # Nesting is already bounded by the JSON parser; this walk is iterative all the same.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 @extend_schema_field({"type": "object", "additionalProperties": True})
 class MetadataField(serializers.Field):
     """A JSON object, or (in multipart forms) a string holding one."""
@@ -49,11 +66,14 @@ class MetadataField(serializers.Field):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if isinstance(data, str):
             try:
-                data = json.loads(data) if data.strip() else {}
-            except json.JSONDecodeError:
-                raise serializers.ValidationError("metadata must be a JSON object.") from None
+                data = strict_json.loads(data) if data.strip() else {}
+            except strict_json.InvalidJSON as exc:
+                raise serializers.ValidationError(f"metadata must be a JSON object. {exc}") from None
         if not isinstance(data, dict):
             raise serializers.ValidationError("metadata must be a JSON object.")
+        if _has_nul(data):
+            # PostgreSQL's jsonb cannot hold U+0000: refused here, before anything is billed.
+            raise serializers.ValidationError("metadata must not contain NUL (U+0000) characters.")
         if len(json.dumps(data)) > MAX_METADATA_BYTES:
             raise serializers.ValidationError(f"metadata is limited to {MAX_METADATA_BYTES} bytes.")
         return data

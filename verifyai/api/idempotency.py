@@ -4,9 +4,11 @@
   the original X-Request-Id, with no second evaluation, image or usage count.
 - The same key while the first request still runs: 409. With a different
   request: 422. Keys are scoped per customer and route, and live 24 hours.
-- Only outcomes of requests that started work are saved (2xx and 5xx). A
-  request refused up front (400 validation, 401, 403, 404, 429) saves nothing,
-  so the client may fix it and retry with the same key.
+- Only successes (2xx) are saved. A request refused up front (400 validation,
+  401, 403, 404, 429) saves nothing, so the client may fix it and retry with the
+  same key; a failure (5xx) saves nothing either, so the retry the client is told
+  to make really runs again (a failed request bills nothing: see
+  ``verifications.services.verify_image``) instead of replaying the error all day.
 
 The request fingerprint is computed from the parsed request (files by their
 SHA-256), so a retry with a new multipart boundary is still "the same request".
@@ -17,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -46,10 +48,15 @@ class IdempotencyKeyReused(ApiError):
 
 def fingerprint(request: Request) -> str:
     digest = hashlib.sha256()
+    data = request.data
+    if not isinstance(data, Mapping):
+        # A JSON body that is not an object (an array, a string): the route's validation
+        # refuses it, but the fingerprint comes first and must not crash on it.
+        digest.update(json.dumps({"body": data}, sort_keys=True, default=str).encode())
+        return digest.hexdigest()
     canonical: dict[str, Any] = {}
-    for name in sorted(set(request.data.keys()) - set(request.FILES.keys())):
-        value = request.data.getlist(name) if hasattr(request.data, "getlist") else request.data[name]
-        canonical[name] = value
+    for name in sorted(set(data.keys()) - set(request.FILES.keys())):
+        canonical[name] = data.getlist(name) if hasattr(data, "getlist") else data[name]
     for name in sorted(request.FILES.keys()):
         upload = request.FILES[name]
         upload.seek(0)
@@ -101,8 +108,8 @@ def run_idempotently(
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return handler()
-    if not key.strip() or len(key) > MAX_KEY_LENGTH:
-        raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
+    if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.")
 
     print_ = fingerprint(request)
     record, created = _claim(request, route, key, print_)
@@ -119,7 +126,7 @@ def run_idempotently(
             response = handler()
         except Exception as exc:  # noqa: BLE001 - rendered by DRF's handler, then saved or not
             response = on_error(exc)
-        if response.status_code < 400 or response.status_code >= 500:
+        if response.status_code < 400:
             IdempotencyRecord.objects.filter(pk=record.pk).update(
                 response_status=response.status_code, response_body=response.data
             )
