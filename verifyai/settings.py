@@ -220,7 +220,8 @@ except ValueError:
     raise ImproperlyConfigured(
         "VERIFYAI_WEBHOOK_RETRY_SCHEDULE must be seconds separated by commas, e.g. 60,300,1800"
     ) from None
-# A delivery succeeds on a 2xx answered within this many seconds.
+# A delivery succeeds on a 2xx answered within this many seconds: a wall-clock deadline on
+# the whole exchange (connect, send, status, headers, excerpt), after which we hang up.
 VERIFYAI_WEBHOOK_TIMEOUT_SECONDS = envfloat("VERIFYAI_WEBHOOK_TIMEOUT_SECONDS", 5.0)
 # How long a worker holds a delivery; a crashed worker's lease expires after this.
 VERIFYAI_WEBHOOK_LEASE_SECONDS = envint("VERIFYAI_WEBHOOK_LEASE_SECONDS", 60, minimum=1)
@@ -229,6 +230,21 @@ if VERIFYAI_WEBHOOK_LEASE_SECONDS <= VERIFYAI_WEBHOOK_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         "VERIFYAI_WEBHOOK_LEASE_SECONDS must exceed VERIFYAI_WEBHOOK_TIMEOUT_SECONDS"
     )
+# Deliveries in flight at once, per endpoint and per customer; over the cap a delivery
+# stays pending for the next deliver_due run. Counted in the database (live leases).
+VERIFYAI_WEBHOOK_MAX_CONCURRENT_PER_ENDPOINT = envint(
+    "VERIFYAI_WEBHOOK_MAX_CONCURRENT_PER_ENDPOINT", 2, minimum=1
+)
+VERIFYAI_WEBHOOK_MAX_CONCURRENT_PER_CUSTOMER = envint(
+    "VERIFYAI_WEBHOOK_MAX_CONCURRENT_PER_CUSTOMER", 8, minimum=1
+)
+VERIFYAI_WEBHOOK_MAX_ENDPOINTS_PER_CUSTOMER = envint(
+    "VERIFYAI_WEBHOOK_MAX_ENDPOINTS_PER_CUSTOMER", 20, minimum=1
+)
+# Test events and redeliveries a customer may queue per minute (POST .../test, .../redeliver).
+VERIFYAI_WEBHOOK_MANUAL_SENDS_PER_MINUTE = envint(
+    "VERIFYAI_WEBHOOK_MANUAL_SENDS_PER_MINUTE", 10, minimum=1
+)
 # After a rotation the previous secret keeps signing (a second v1=) this long.
 VERIFYAI_WEBHOOK_ROTATION_OVERLAP_SECONDS = envint(
     "VERIFYAI_WEBHOOK_ROTATION_OVERLAP_SECONDS", 24 * 3600, minimum=0
