@@ -13,28 +13,33 @@ from django import forms
 from policies.models import Policy
 from policies.services import is_builtin_id, policy_defaults
 from verifications.engine.base import PROVIDER_NAMES
+from verifyai import limits
 
 _WIDE = forms.TextInput(attrs={"size": 70})
+_KEY = limits.POLICY_MAX_KEY_LENGTH
+_DESCRIPTION = limits.POLICY_MAX_ROW_DESCRIPTION
 
 
 class CriterionRow(forms.Form):
-    id = forms.CharField(max_length=64, required=False)
-    description = forms.CharField(max_length=500, required=False, widget=_WIDE)
+    id = forms.CharField(max_length=_KEY, required=False)
+    description = forms.CharField(max_length=_DESCRIPTION, required=False, widget=_WIDE)
 
 
 class ViolationCodeRow(forms.Form):
-    code = forms.CharField(max_length=64, required=False)
-    description = forms.CharField(max_length=500, required=False, widget=_WIDE)
+    code = forms.CharField(max_length=_KEY, required=False)
+    description = forms.CharField(max_length=_DESCRIPTION, required=False, widget=_WIDE)
 
 
 class CategoryRow(forms.Form):
-    id = forms.CharField(max_length=64, required=False)
-    description = forms.CharField(max_length=500, required=False, widget=_WIDE)
+    id = forms.CharField(max_length=_KEY, required=False)
+    description = forms.CharField(max_length=_DESCRIPTION, required=False, widget=_WIDE)
     is_compliant = forms.BooleanField(required=False, label="Compliant")
 
 
 def _rows(row_form: type[forms.Form]) -> Any:
-    return forms.formset_factory(row_form, extra=3, can_delete=True, max_num=200, validate_max=True)
+    return forms.formset_factory(
+        row_form, extra=3, can_delete=True, max_num=limits.POLICY_MAX_ROWS, validate_max=True
+    )
 
 
 # (prefix / policy field, heading, row formset, the row's key field)

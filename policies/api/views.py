@@ -4,7 +4,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from policies.api.serializers import PolicySerializer
+from policies.api.serializers import PolicySerializer, patched
 from policies.selectors import get_policy, policies_for
 from policies.services import (
     BuiltinPolicyReadOnly,
@@ -50,10 +50,13 @@ class PolicyDetailView(ApiView):
         policy = get_policy(request.user, policy_id)
         if policy.is_builtin:  # read-only whatever the body says, valid or not
             raise BuiltinPolicyReadOnly()
-        serializer = PolicySerializer(policy, data=request.data, partial=partial)
+        # Either way the whole resulting policy is validated, as on create: PATCH lays the
+        # body over the stored policy, PUT replaces it (omitted fields take their defaults).
+        body = patched(policy, request.data) if partial else request.data
+        serializer = PolicySerializer(policy, data=body)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         if not partial:
-            data = {**policy_defaults(), **data}  # PUT replaces the whole policy
+            data = {**policy_defaults(), **data}
         policy = update_policy(policy=policy, data=data)
         return Response(PolicySerializer(policy).data)

@@ -24,6 +24,7 @@ import httpx2
 from django.conf import settings
 
 from verifications.engine.base import EvaluationError, PolicySpec
+from verifyai import limits
 
 ANSWER_NAME = "verification_decision"
 ANSWER_FIELDS = ("violation_reasons", "category", "is_compliant", "confidence", "feedback")
@@ -41,8 +42,39 @@ _ROLE = (
 
 
 def system_instructions(policy: PolicySpec) -> str:
-    """The policy, its codes and categories, and the rules of the answer."""
-    lines: list[str] = [_ROLE, "", f"POLICY: {policy.name} (id: {policy.policy_id})"]
+    """The policy, its codes and categories, and the rules of the answer.
+
+    Never longer than ``POLICY_MAX_PROMPT_CHARS``: every policy write is refused when its
+    prompt would be (see :func:`prompt_length`), so this only clips a policy stored before
+    that limit existed, and then keeps the rules of the answer whole.
+    """
+    head, body, rules = [_ROLE, ""], _policy_lines(policy), _answer_lines(policy)
+    if _joined_length(head + body + rules) <= limits.POLICY_MAX_PROMPT_CHARS:
+        return "\n".join(head + body + rules)
+    budget = limits.POLICY_MAX_PROMPT_CHARS - _joined_length(head + [_CLIPPED] + rules) - 1
+    kept: list[str] = []
+    for line in body:
+        if len(line) + 1 > budget:
+            break
+        kept.append(line)
+        budget -= len(line) + 1
+    return "\n".join(head + kept + [_CLIPPED] + rules)
+
+
+def prompt_length(policy: PolicySpec) -> int:
+    """The length of :func:`system_instructions` for this policy, were it never clipped."""
+    return _joined_length([_ROLE, "", *_policy_lines(policy), *_answer_lines(policy)])
+
+
+_CLIPPED = "- (the rest of this policy is longer than the service allows and was left out)"
+
+
+def _joined_length(lines: list[str]) -> int:
+    return sum(len(line) for line in lines) + max(len(lines) - 1, 0)
+
+
+def _policy_lines(policy: PolicySpec) -> list[str]:
+    lines: list[str] = [f"POLICY: {policy.name} (id: {policy.policy_id})"]
     if policy.description:
         lines.append(policy.description.strip())
 
@@ -65,10 +97,13 @@ def system_instructions(policy: PolicySpec) -> str:
     for category in policy.categories:
         verdict = "counts as compliant" if category.get("is_compliant") else "counts as NOT compliant"
         lines.append(f"- {category['id']} ({verdict}): {category.get('description', '').strip()}")
+    return lines
 
+
+def _answer_lines(policy: PolicySpec) -> list[str]:
     # Every policy has a non-compliant category (the API and the dashboard require one).
     unclear = policy.first_category(compliant=False, preferred="lacks_info")
-    lines += [
+    lines = [
         "",
         "HOW TO ANSWER:",
         "- Check every criterion against what the photo shows.",
@@ -103,22 +138,23 @@ def system_instructions(policy: PolicySpec) -> str:
         ),
     ]
     if policy.feedback_guidance:
-        lines.append(f"- Policy guidance: {policy.feedback_guidance.strip()}")
+        guidance = policy.feedback_guidance.strip()[: limits.POLICY_MAX_FEEDBACK_GUIDANCE]
+        lines.append(f"- Policy guidance: {guidance}")
 
     lines += ["", "Reply only with the JSON object described by the answer schema."]
-    return "\n".join(lines)
+    return lines
 
 
 def user_instructions(policy: PolicySpec) -> str:
     return (
-        f"Review this photo against the policy '{policy.name}'. Decide the category, list the "
+        f"Review this photo against the policy '{policy.name[: limits.POLICY_MAX_NAME]}'. Decide the category, list the "
         "violated codes, and write the feedback for the person who took it."
     )
 
 
 def answer_schema(policy: PolicySpec) -> dict[str, Any]:
     """The JSON schema of the answer, for this policy's categories and codes."""
-    codes = list(dict.fromkeys(policy.codes))
+    codes = list(dict.fromkeys(policy.codes))[: limits.POLICY_MAX_ROWS]  # bounded like the prompt
     if codes:
         violations: dict[str, Any] = {
             "type": "array",
@@ -138,7 +174,7 @@ def answer_schema(policy: PolicySpec) -> dict[str, Any]:
             "violation_reasons": violations,
             "category": {
                 "type": "string",
-                "enum": list(dict.fromkeys(policy.category_ids)),
+                "enum": list(dict.fromkeys(policy.category_ids))[: limits.POLICY_MAX_ROWS],
                 "description": "The one category that fits the photo.",
             },
             "is_compliant": {
