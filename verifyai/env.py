@@ -8,6 +8,9 @@ secrets are mounted.
 from __future__ import annotations
 
 import os
+import secrets
+import time
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -92,3 +95,46 @@ def envports(name: str, default: list[tuple[int, int]]) -> list[tuple[int, int]]
             )
         ranges.append((first, last))
     return ranges
+
+
+def generated_secret(path: Path) -> str:
+    """The secret kept in ``path``, created there (mode 0600) on first use.
+
+    Processes starting together (the web server and the worker) all end up with the
+    one key: each writes a complete candidate to its own temporary file and hard-links
+    it into place, which fails for all but the first, and everyone then reads ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            _write_new(candidate, secrets.token_urlsafe(50))
+            try:
+                os.link(candidate, path)
+            except FileExistsError:
+                pass  # another process was first: use its key
+            except OSError:  # a filesystem without hard links: create in place instead
+                try:
+                    _write_new(path, candidate.read_text(encoding="utf-8"))
+                except FileExistsError:
+                    time.sleep(0.5)  # the first one may still be writing its ~70 bytes
+        finally:
+            candidate.unlink(missing_ok=True)
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"Cannot read the generated secret key {path}: {exc}") from exc
+    if len(value) < 32:
+        raise ImproperlyConfigured(
+            f"The generated secret key {path} is empty or too short; delete it to make a new one"
+        )
+    return value
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Create ``path`` (failing if it exists) readable by its owner only, and fill it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text.strip() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())

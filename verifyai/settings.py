@@ -15,7 +15,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from verifyai.env import env, envbool, envfloat, envint, envlist, envports, envsecret
+from verifyai.env import (
+    env,
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envports,
+    envsecret,
+    generated_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env("VERIFYAI_DATA_DIR", str(BASE_DIR / "var")))
@@ -24,10 +33,24 @@ TESTING = "pytest" in sys.modules or envbool("VERIFYAI_TESTING", False)
 DEBUG = envbool("DJANGO_DEBUG", False)
 SECRET_KEY = envsecret("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING or envbool("VERIFYAI_EMBEDDED", True)):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set")
-    # Embedded default: stable per checkout so signed URLs survive restarts.
-    SECRET_KEY = "embedded-insecure-" + str(BASE_DIR)
+    # A server database or Redis means production: processes on several hosts that must
+    # share one key, which only the operator can hand them. VERIFYAI_EMBEDDED=false demands
+    # a key on the embedded defaults too.
+    _services = [
+        name for name, is_set in (
+            ("DATABASE_URL", env("DATABASE_URL").partition(":")[0] not in ("", "sqlite")),
+            ("REDIS_URL", bool(env("REDIS_URL"))),
+        ) if is_set
+    ]
+    if not (DEBUG or TESTING) and (_services or not envbool("VERIFYAI_EMBEDDED", True)):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set"
+            + (f" when {' and '.join(_services)} name production services" if _services else "")
+            + "; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    # Embedded (and DEBUG, tests): a random key made once per data directory, kept across
+    # restarts so signed URLs and sessions survive them, shared by the web server and worker.
+    SECRET_KEY = generated_secret(DATA_DIR / "secret_key")
 
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
