@@ -73,3 +73,15 @@ class PairingCode(models.Model):
 
     def __str__(self) -> str:
         return f"pairing code for {self.stream_id}"
+
+
+class PairingGuessWindow(models.Model):
+    """Wrong pairing codes tried without naming their stream, every address together, in one
+    fixed window of time. A row, not a cache entry: the budget must hold across processes and
+    must not open when a cache is flushed or unreachable (see streams.services.exchange_code)."""
+
+    window_start = models.BigIntegerField(primary_key=True, help_text="Unix time the window starts.")
+    failures = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.failures} wrong pairing codes from {self.window_start}"

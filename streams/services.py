@@ -16,20 +16,21 @@ import json
 import logging
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import bcrypt
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.models import Customer
 from billing.services import STREAM_TOKEN_PREFIX
 from policies.models import Policy
-from streams.models import PairingCode, Stream
+from streams.models import PairingCode, PairingGuessWindow, Stream
 from streams.selectors import stream_for_frame
 from verifyai.api.context import timed
 from verifyai.api.errors import ApiError, NotFound
@@ -41,6 +42,7 @@ TOKEN_PREFIX = STREAM_TOKEN_PREFIX
 CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 CODE_LENGTH = 8  # 20**8 = 2.6e10 codes
 CODE_TTL = dt.timedelta(minutes=10)
+# Misses naming a stream burn its live code after this many tries (the right code counts one).
 MAX_CODE_ATTEMPTS = 5
 # Revocation never waits for this (frames re-read the token version); it only bounds the cache.
 PROOF_TTL_SECONDS = 3600
@@ -60,6 +62,19 @@ class PairingCodeGone(ApiError):
 
 class PairingCodeUsed(PairingCodeGone):
     code, message = "pairing_code_used", "This pairing code has already been used."
+
+
+class PairingLocked(ApiError):
+    status, code = 429, "pairing_locked"
+    message = (
+        "Too many wrong pairing codes were tried lately, so typed codes are paused. "
+        "Scan the QR code (it names the stream) or retry later."
+    )
+
+
+class PairingUnavailable(ApiError):
+    status, code = 503, "pairing_unavailable"
+    message = "Pairing is unavailable: its attempt counter cannot be reached. Retry shortly."
 
 
 class StreamNotFound(NotFound):
@@ -137,18 +152,21 @@ def issue_pairing_code(*, stream: Stream) -> IssuedCode:
     return IssuedCode(pairing_code=pairing_code, code=format_code(code))
 
 
-def exchange_code(*, code: str) -> Pairing:
-    """Trade a pairing code for a new stream token. Exactly one caller wins a code."""
+def exchange_code(*, code: str, stream_id: uuid.UUID | None = None) -> Pairing:
+    """Trade a pairing code for a new stream token. Exactly one caller wins a code.
+
+    With ``stream_id`` (the QR names it) only that stream's code is tried, and a miss counts
+    against it. Without it (a typed code) every miss, from any address, spends one unit of a
+    budget kept in the database; when it is spent, typed codes answer 429 until the window ends.
+    """
     normalized = normalize_code(code)
-    if len(normalized) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in normalized):
-        raise PairingCodeUnknown()
-    pairing_code = (
-        PairingCode.objects.select_related("stream__policy")
-        .filter(code_hash=hash_code(normalized))
-        .first()
-    )
-    if pairing_code is None:
-        raise PairingCodeUnknown()
+    well_formed = len(normalized) == CODE_LENGTH and all(ch in CODE_ALPHABET for ch in normalized)
+    if stream_id is not None:
+        pairing_code = _named_code(stream_id, normalized if well_formed else None)
+    elif not well_formed:
+        raise PairingCodeUnknown()  # cannot match any code, so it is no guess
+    else:
+        pairing_code = _typed_code(normalized)
     _refuse_unusable(pairing_code, timezone.now())
 
     # The slow hash runs outside any transaction and before the claim.
@@ -180,6 +198,69 @@ def exchange_code(*, code: str) -> Pairing:
     # We just minted this token: its proof needs no bcrypt, so the first frame is fast too.
     _remember_proof(stream, token)
     return Pairing(stream=stream, token=token)
+
+
+def _codes() -> Any:
+    return PairingCode.objects.select_related("stream__policy")
+
+
+def _named_code(stream_id: uuid.UUID, normalized: str | None) -> PairingCode:
+    if normalized is not None:
+        pairing_code = _codes().filter(stream_id=stream_id, code_hash=hash_code(normalized)).first()
+        if pairing_code is not None:
+            return pairing_code
+        # A miss: a few typos are forgiven, then the stream's live code is burnt, so guessing
+        # it takes the stream id and luck within MAX_CODE_ATTEMPTS tries.
+        PairingCode.objects.filter(
+            stream_id=stream_id, consumed_at__isnull=True, expires_at__gt=timezone.now(),
+            attempts__lt=MAX_CODE_ATTEMPTS,
+        ).update(attempts=F("attempts") + 1)
+    raise PairingCodeUnknown()
+
+
+def _typed_code(normalized: str) -> PairingCode:
+    window_start = _spend_guess()
+    pairing_code = _codes().filter(code_hash=hash_code(normalized)).first()
+    if pairing_code is None:
+        raise PairingCodeUnknown()  # the unit stays spent
+    # Not a miss: give the unit back.
+    PairingGuessWindow.objects.filter(pk=window_start, failures__gt=0).update(failures=F("failures") - 1)
+    return pairing_code
+
+
+_SPEND_GUESS_SQL = """
+    INSERT INTO {table} (window_start, failures) VALUES (%s, 1)
+    ON CONFLICT (window_start)
+    DO UPDATE SET failures = {table}.failures + 1 WHERE {table}.failures < %s
+    RETURNING failures
+"""
+
+
+def _spend_guess() -> int:
+    """One unit of this window's budget of typed codes, or PairingLocked; its window.
+
+    One atomic upsert (PostgreSQL and SQLite alike), so racing processes never spend more
+    than the budget; a miss keeps its unit. The window's start is returned for a refund.
+    """
+    length = settings.VERIFYAI_STREAM_PAIR_FAILURE_WINDOW
+    now = time.time()
+    window_start = int(now // length * length)
+    budget = settings.VERIFYAI_STREAM_PAIR_FAILURE_BUDGET
+    spent = None
+    if budget > 0:
+        sql = _SPEND_GUESS_SQL.format(table=PairingGuessWindow._meta.db_table)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [window_start, budget])
+                spent = cursor.fetchone()
+            if spent is not None and spent[0] == 1:  # a new window: drop the old ones
+                PairingGuessWindow.objects.filter(window_start__lt=window_start - length).delete()
+        except DatabaseError as exc:
+            logger.warning("Pairing refused: the guess budget cannot be counted (%s)", type(exc).__name__)
+            raise PairingUnavailable(retry_after=30) from None
+    if spent is None:
+        raise PairingLocked(retry_after=max(1, int(window_start + length - now + 0.999)))
+    return window_start
 
 
 def _refuse_unusable(pairing_code: PairingCode, now: dt.datetime) -> None:

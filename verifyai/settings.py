@@ -286,6 +286,11 @@ VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS = envint(
 )
 # Pairing attempts per client address (django-ratelimit rate, counted in the shared cache).
 VERIFYAI_STREAM_PAIR_RATE = env("VERIFYAI_STREAM_PAIR_RATE", "10/m")
+# Wrong pairing codes typed without their stream, every address together, per window (counted
+# in the database); then typed codes answer 429 until the window ends. A QR names its stream
+# and is unaffected. 0 turns typed codes off.
+VERIFYAI_STREAM_PAIR_FAILURE_BUDGET = envint("VERIFYAI_STREAM_PAIR_FAILURE_BUDGET", 100, minimum=0)
+VERIFYAI_STREAM_PAIR_FAILURE_WINDOW = envint("VERIFYAI_STREAM_PAIR_FAILURE_WINDOW", 600, minimum=1)
 
 # --- Django REST framework ---------------------------------------------------
 REST_FRAMEWORK = {

@@ -3,6 +3,8 @@ code (no key) and post frames with their stream token (no key)."""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +26,7 @@ from streams.api.serializers import (
 from streams.models import Stream
 from streams.selectors import get_stream, streams_for
 from streams.services import (
+    PairingUnavailable,
     authenticate_frame,
     create_stream,
     exchange_code,
@@ -41,10 +44,47 @@ from verifyai.api.pagination import PageQuerySerializer, paginate
 from verifyai.api.permissions import require_active_subscription
 from verifyai.api.views import ApiView, IdempotentCreateView
 
+logger = logging.getLogger(__name__)
+
 
 class PairRateLimited(ApiError):
     status, code = 429, "rate_limited"
     message = "Too many pairing attempts from this address. Retry later."
+
+
+def client_address(request: Request) -> str:
+    """The caller as every streams limit counts it: REMOTE_ADDR, never a client-sent
+    X-Forwarded-For (behind a proxy, the proxy must make REMOTE_ADDR the client's address);
+    IPv6 per /64, one subscriber's network."""
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR") or "")
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    return str(address)
+
+
+def _count_pair_attempt(request: Request) -> None:
+    """One attempt against this address's limit. Fails closed: a limit that cannot be
+    counted refuses pairing (503) rather than letting unlimited guesses through."""
+    try:
+        usage = get_usage(
+            request, group="stream-pair", key=lambda group, request: client_address(request),
+            rate=settings.VERIFYAI_STREAM_PAIR_RATE, increment=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - any cache failure (django-redis raises its own)
+        logger.warning("Pairing refused: the rate-limit cache is unreachable (%s)", type(exc).__name__)
+        raise PairingUnavailable(retry_after=30) from None
+    if usage is None:
+        if getattr(settings, "RATELIMIT_ENABLE", True):  # None here means the cache failed
+            logger.warning("Pairing refused: the rate-limit cache is unreachable")
+            raise PairingUnavailable(retry_after=30)
+        return
+    if usage["should_limit"]:
+        raise PairRateLimited(retry_after=max(1, usage["time_left"]))
 
 
 # --- Customer API (API key) -----------------------------------------------------
@@ -118,7 +158,8 @@ class PairingCodeView(ApiView):
 
 
 class PairView(ApiView):
-    """POST /streams/pair {"code"}: no API key; limited per client address."""
+    """POST /streams/pair {"code", "stream_id"?}: no API key; limited per client address,
+    and wrong typed codes share one budget (streams.services.exchange_code)."""
 
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
@@ -126,15 +167,12 @@ class PairView(ApiView):
 
     @extend_schema(request=PairRequestSerializer, responses=PairResponseSerializer)
     def post(self, request: Request) -> Response:
-        usage = get_usage(
-            request, group="stream-pair", key="ip", rate=settings.VERIFYAI_STREAM_PAIR_RATE,
-            increment=True,
-        )
-        if usage is not None and usage["should_limit"]:
-            raise PairRateLimited(retry_after=max(1, usage["time_left"]))
+        _count_pair_attempt(request)
         payload = PairRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        pairing = exchange_code(code=payload.validated_data["code"])
+        pairing = exchange_code(
+            code=payload.validated_data["code"], stream_id=payload.validated_data.get("stream_id")
+        )
         stream = pairing.stream
         return Response(
             {
