@@ -46,8 +46,10 @@ CODE_TTL = dt.timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
 # Revocation never waits for this (frames re-read the token version); it only bounds the cache.
 PROOF_TTL_SECONDS = 3600
-# bcrypt costs ~240 ms of CPU: wrong tokens for one stream get this many checks a minute, then
-# are refused unchecked. A camera holding a valid proof is unaffected.
+# bcrypt costs ~240 ms of CPU: wrong tokens for one stream from one client address get this
+# many checks a minute, then are refused unchecked. Counted per address, so nobody who merely
+# knows a stream id can keep its camera (at another address) from proving its token; a camera
+# holding a valid proof is never checked against the count at all.
 MAX_FAILED_TOKEN_CHECKS_PER_MINUTE = 10
 LAST_FRAME_RESOLUTION = dt.timedelta(seconds=1)
 
@@ -329,7 +331,7 @@ _local_proofs: dict[str, float] = {}
 _LOCAL_PROOFS_MAX = 10_000
 
 
-def _token_matches(stream: Stream, token: str) -> bool:
+def _token_matches(stream: Stream, token: str, client: str) -> bool:
     """bcrypt once, then a short-lived proof: in this process, then in the shared cache.
 
     The proof's key names the stream, its token version and a SHA-256 of the
@@ -347,7 +349,7 @@ def _token_matches(stream: Stream, token: str) -> bool:
     except Exception:  # noqa: BLE001 - a cache outage costs speed, never correctness
         logger.warning("Stream token cache unavailable; checking with bcrypt")
     assert stream.token_hash is not None
-    failures_key = f"streams:failed-token-checks:{stream.pk}"
+    failures_key = f"streams:failed-token-checks:{stream.pk}:{client}"
     try:
         if (cache.get(failures_key) or 0) >= MAX_FAILED_TOKEN_CHECKS_PER_MINUTE:
             return False
@@ -379,9 +381,10 @@ def _remember_locally(key: str, now: float) -> None:
     _local_proofs[key] = now + PROOF_TTL_SECONDS
 
 
-def authenticate_frame(*, stream_id: str, token: str | None) -> Stream:
+def authenticate_frame(*, stream_id: str, token: str | None, client: str) -> Stream:
     """The stream a frame may be posted to, in the order of decision 9:
-    unknown 404, bad token 401, paused 409, archived 410."""
+    unknown 404, bad token 401, paused 409, archived 410. ``client`` is the caller's
+    address, which wrong tokens are counted against."""
     stream = stream_for_frame(stream_id)
     if stream is None:
         raise StreamNotFound()
@@ -390,7 +393,7 @@ def authenticate_frame(*, stream_id: str, token: str | None) -> Stream:
     if not well_formed or stream.token_hash is None:
         raise InvalidStreamToken()
     with timed("token"):  # the credential check alone, inside the "auth" phase
-        matches = _token_matches(stream, token)
+        matches = _token_matches(stream, token, client)
     if not matches:
         raise InvalidStreamToken()
     if stream.status == Stream.Status.PAUSED:

@@ -36,9 +36,13 @@ def create_and_pair(owner: Cast, **fields) -> Paired:
     return Paired(stream_id=response.json()["stream_id"], token=response.json()["stream_token"])
 
 
-def post_frame(stream_id: str, token: str | None, frame: bytes | None = None, name: str = "frame.jpg"):
+def post_frame(
+    stream_id: str, token: str | None, frame: bytes | None = None, name: str = "frame.jpg", **extra
+):
     headers = {"HTTP_X_STREAM_TOKEN": token} if token is not None else {}
     body = {"frame": SimpleUploadedFile(name, frame if frame is not None else make_photo())}
-    return APIClient().post(f"/api/v1/streams/{stream_id}/frame", body, format="multipart", **headers)
+    return APIClient().post(
+        f"/api/v1/streams/{stream_id}/frame", body, format="multipart", **headers, **extra
+    )
 
 

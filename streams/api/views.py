@@ -190,7 +190,8 @@ class StreamTokenAuthentication(authentication.BaseAuthentication):
         stream_id = request.parser_context["kwargs"]["stream_id"]
         with timed("auth"):
             stream = authenticate_frame(
-                stream_id=stream_id, token=request.META.get("HTTP_X_STREAM_TOKEN")
+                stream_id=stream_id, token=request.META.get("HTTP_X_STREAM_TOKEN"),
+                client=client_address(request),
             )
         return stream.customer, stream
 
