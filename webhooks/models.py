@@ -87,14 +87,29 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The lease: who is sending it (a token per claim) and until when. Only the holder of
+    # a live lease may record the attempt; live leases are what the concurrency caps count.
     locked_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # Queued on request (a test event or a redelivery): these are rate limited.
+    manual = models.BooleanField(default=False)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_due_idx"),
+            # Leases are cleared when recorded, so this holds only the ones in flight.
+            models.Index(
+                fields=["locked_until"], name="webhook_lease_idx",
+                condition=models.Q(locked_until__isnull=False),
+            ),
+            models.Index(
+                fields=["created_at"], name="webhook_manual_idx", condition=models.Q(manual=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id} → {self.endpoint_id}"

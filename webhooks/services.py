@@ -11,17 +11,19 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from billing.models import Customer
-from verifyai.api.errors import BadRequest, Conflict
+from verifyai.api.errors import ApiError, BadRequest, Conflict
 from webhooks import http
 from webhooks.models import (
     EVENT_PING,
@@ -46,6 +48,35 @@ class EndpointDisabled(Conflict):
     code, message = "endpoint_disabled", "This endpoint is disabled; set active to true first."
 
 
+class TooManyEndpoints(BadRequest):
+    code = "too_many_webhook_endpoints"
+
+
+class ManualSendsRateLimited(ApiError):
+    status, code = 429, "rate_limited"
+    message = "Too many test events and redeliveries this minute. Retry later."
+
+
+# pg_advisory_xact_lock's first key: this module's claims, apart from any other advisory lock.
+_CUSTOMER_LOCK_NAMESPACE = 7_013
+
+
+def _serialize_for_customer(customer_id: str) -> None:
+    """Make this transaction the customer's only one counting and then writing its webhooks.
+
+    A count-then-write is only a cap if no one else counts in between. SQLite's
+    transactions are IMMEDIATE (one writer at a time), so there it already holds; on
+    PostgreSQL an advisory lock on the customer, released at commit, orders the claims
+    without touching any table that verifications use.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [_CUSTOMER_LOCK_NAMESPACE, str(customer_id)],
+            )
+
+
 def new_secret() -> str:
     return f"whsec_{secrets.token_urlsafe(32)}"
 
@@ -60,19 +91,25 @@ def _check_url(url: str) -> None:
 # --- Endpoints ------------------------------------------------------------------
 
 
-@transaction.atomic
 def create_endpoint(
     *, customer: Customer, url: str, events: list[str], description: str = "", active: bool = True
 ) -> WebhookEndpoint:
-    _check_url(url)
-    return WebhookEndpoint.objects.create(
-        customer=customer,
-        url=url,
-        events=list(dict.fromkeys(events)),
-        description=description,
-        active=active,
-        secret=new_secret(),
-    )
+    _check_url(url)  # DNS, outside the transaction
+    cap = settings.VERIFYAI_WEBHOOK_MAX_ENDPOINTS_PER_CUSTOMER
+    with transaction.atomic():
+        _serialize_for_customer(customer.pk)
+        if WebhookEndpoint.objects.filter(customer=customer).count() >= cap:
+            raise TooManyEndpoints(
+                f"A customer can have at most {cap} webhook endpoints; delete one first."
+            )
+        return WebhookEndpoint.objects.create(
+            customer=customer,
+            url=url,
+            events=list(dict.fromkeys(events)),
+            description=description,
+            active=active,
+            secret=new_secret(),
+        )
 
 
 @transaction.atomic
@@ -130,7 +167,7 @@ def encode_payload(event_type: str, data: dict[str, Any]) -> bytes:
 
 def _queue(
     endpoint: WebhookEndpoint, *, event_type: str, event_id: str, payload: bytes, now: dt.datetime,
-    subject_id: str = "",
+    subject_id: str = "", manual: bool = False,
 ) -> WebhookDelivery:
     delivery = WebhookDelivery.objects.create(
         endpoint=endpoint,
@@ -140,6 +177,7 @@ def _queue(
         payload=payload,
         next_attempt_at=now,
         created_at=now,
+        manual=manual,
     )
     transaction.on_commit(lambda: _send_soon(delivery.pk))
     return delivery
@@ -188,15 +226,35 @@ def queue_verification_completed(
     ]
 
 
+MANUAL_SENDS_WINDOW = dt.timedelta(minutes=1)
+
+
+def _check_manual_sends(customer_id: str, now: dt.datetime) -> None:
+    """Test events and redeliveries are asked for by hand: a budget per customer and minute,
+    so a loop of API calls cannot fill the delivery queue."""
+    _serialize_for_customer(customer_id)
+    recent = WebhookDelivery.objects.filter(
+        endpoint__customer_id=customer_id, manual=True, created_at__gt=now - MANUAL_SENDS_WINDOW
+    )
+    limit = settings.VERIFYAI_WEBHOOK_MANUAL_SENDS_PER_MINUTE
+    if recent.count() >= limit:
+        oldest = recent.order_by("created_at").values_list("created_at", flat=True)[
+            max(0, recent.count() - limit)
+        ]
+        wait = (oldest + MANUAL_SENDS_WINDOW - now).total_seconds()
+        raise ManualSendsRateLimited(retry_after=max(1, math.ceil(wait)))
+
+
 @transaction.atomic
 def send_test_event(*, endpoint: WebhookEndpoint, now: dt.datetime | None = None) -> WebhookDelivery:
     now = now or timezone.now()
     if not endpoint.active:
         raise EndpointDisabled()
+    _check_manual_sends(endpoint.customer_id, now)
     event_id = new_event_id()
     data = {"id": event_id, "endpoint": endpoint.pk, "created_at": now.isoformat()}
     return _queue(endpoint, event_type=EVENT_PING, event_id=event_id,
-                  payload=encode_payload(EVENT_PING, data), now=now)
+                  payload=encode_payload(EVENT_PING, data), now=now, manual=True)
 
 
 @transaction.atomic
@@ -205,8 +263,10 @@ def redeliver(*, delivery: WebhookDelivery, now: dt.datetime | None = None) -> W
     now = now or timezone.now()
     if not delivery.endpoint.active:
         raise EndpointDisabled()
+    _check_manual_sends(delivery.endpoint.customer_id, now)
     return _queue(delivery.endpoint, event_type=delivery.event_type, event_id=delivery.event_id,
-                  payload=bytes(delivery.payload), now=now, subject_id=delivery.subject_id)
+                  payload=bytes(delivery.payload), now=now, subject_id=delivery.subject_id,
+                  manual=True)
 
 
 # --- Delivering --------------------------------------------------------------------
@@ -220,30 +280,70 @@ def signature_header(body: bytes, secrets_: list[str], timestamp: int) -> str:
     return ",".join([f"t={timestamp}", *(f"v1={signature}" for signature in signatures)])
 
 
-def _claim(delivery_id: str, now: dt.datetime) -> bool:
-    """Lease a due delivery; exactly one caller wins, and a crashed one's lease expires."""
+def _claimable(now: dt.datetime) -> Q:
+    return Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now) & (
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    )
+
+
+def _live_leases(now: dt.datetime) -> Any:
+    return WebhookDelivery.objects.filter(locked_until__gte=now)
+
+
+def _claim(delivery_id: str, now: dt.datetime) -> str | None:
+    """Lease a due delivery and answer the lease's token, or None.
+
+    Exactly one caller wins, a crashed one's lease expires, and a delivery whose endpoint
+    or customer already has its cap of live leases is left pending (deferred, not
+    dropped: the next deliver_due run offers it again). The caps are counted in the
+    database, so they hold across worker processes.
+    """
+    row = (
+        WebhookDelivery.objects.filter(_claimable(now), pk=delivery_id)
+        .values_list("endpoint_id", "endpoint__customer_id")
+        .first()
+    )
+    if row is None:
+        return None
+    endpoint_id, customer_id = row
     lease = dt.timedelta(seconds=settings.VERIFYAI_WEBHOOK_LEASE_SECONDS)
-    claimed = WebhookDelivery.objects.filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lt=now),
-        pk=delivery_id,
-        status=WebhookDelivery.Status.PENDING,
-        next_attempt_at__lte=now,
-    ).update(locked_until=now + lease)
-    return claimed == 1
+    token = secrets.token_hex(16)
+    with transaction.atomic():
+        _serialize_for_customer(customer_id)
+        live = _live_leases(now)
+        if live.filter(endpoint_id=endpoint_id).count() >= (
+            settings.VERIFYAI_WEBHOOK_MAX_CONCURRENT_PER_ENDPOINT
+        ) or live.filter(endpoint__customer_id=customer_id).count() >= (
+            settings.VERIFYAI_WEBHOOK_MAX_CONCURRENT_PER_CUSTOMER
+        ):
+            return None
+        claimed = WebhookDelivery.objects.filter(_claimable(now), pk=delivery_id).update(
+            locked_until=now + lease, lease_token=token
+        )
+    return token if claimed == 1 else None
+
+
+def _release_connection() -> None:
+    """Hand the DB connection back (to the pool on PostgreSQL) while we wait on the peer:
+    a slow receiver must not hold a database connection, nor a transaction, for seconds."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def attempt_delivery(*, delivery_id: str, now: dt.datetime | None = None) -> DeliveryAttempt | None:
-    """Send one due delivery once; None when it is not due or someone else holds it."""
+    """Send one due delivery once; None when it is not due, someone else holds it, its
+    endpoint or customer is at its concurrency cap, or the lease ran out before the answer."""
     now = now or timezone.now()
-    if not _claim(delivery_id, now):
+    token = _claim(delivery_id, now)
+    if token is None:
         return None
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     endpoint = delivery.endpoint
     if not endpoint.active:
-        delivery.status, delivery.next_attempt_at, delivery.locked_until = (
-            WebhookDelivery.Status.FAILED, None, None,
+        WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=token).update(
+            status=WebhookDelivery.Status.FAILED, next_attempt_at=None, locked_until=None,
+            lease_token="",
         )
-        delivery.save(update_fields=["status", "next_attempt_at", "locked_until"])
         return None
 
     body = bytes(delivery.payload)
@@ -256,19 +356,51 @@ def attempt_delivery(*, delivery_id: str, now: dt.datetime | None = None) -> Del
             body, endpoint.signing_secrets(now), int(now.timestamp())
         ),
     }
+    _release_connection()
     result = http.post(endpoint.url, body, headers, timeout=settings.VERIFYAI_WEBHOOK_TIMEOUT_SECONDS)
     succeeded = result.status_code is not None and 200 <= result.status_code < 300 and not result.error
     error = result.error
     if not succeeded and not error:
         error = f"HTTP {result.status_code}"
-    return _record(delivery, result, succeeded=succeeded, error=error, now=now)
+    return _record(delivery, token, result, succeeded=succeeded, error=error, now=now)
 
 
 @transaction.atomic
 def _record(
-    delivery: WebhookDelivery, result: http.HttpResult, *, succeeded: bool, error: str,
+    delivery: WebhookDelivery, token: str, result: http.HttpResult, *, succeeded: bool, error: str,
     now: dt.datetime,
-) -> DeliveryAttempt:
+) -> DeliveryAttempt | None:
+    """Record the attempt, if this worker still holds the lease when the answer is in.
+
+    The conditional UPDATE is the arbiter: once the lease ran out another worker may
+    have claimed the delivery (a new token) and be sending or recording it; a late
+    result then changes nothing, and the delivery, still due, is simply sent again.
+    """
+    finished = now + dt.timedelta(milliseconds=result.duration_ms)
+    attempt_count = delivery.attempt_count + 1
+    schedule = settings.VERIFYAI_WEBHOOK_RETRY_SCHEDULE
+    if succeeded:
+        status, next_attempt_at = WebhookDelivery.Status.SUCCEEDED, None
+    elif result.status_code == 410 or attempt_count > len(schedule):
+        status, next_attempt_at = WebhookDelivery.Status.FAILED, None
+    else:
+        status = WebhookDelivery.Status.PENDING
+        next_attempt_at = now + dt.timedelta(seconds=schedule[attempt_count - 1])
+    won = WebhookDelivery.objects.filter(
+        pk=delivery.pk, lease_token=token, locked_until__gte=finished
+    ).update(
+        attempt_count=F("attempt_count") + 1, last_attempt_at=now, locked_until=None,
+        lease_token="", status=status, next_attempt_at=next_attempt_at,
+    )
+    if won != 1:
+        logger.warning(
+            "Webhook delivery %s: the lease ran out before the answer (%d ms); not recorded",
+            delivery.pk, result.duration_ms,
+        )
+        return None
+    delivery.attempt_count, delivery.last_attempt_at = attempt_count, now
+    delivery.locked_until, delivery.lease_token = None, ""
+    delivery.status, delivery.next_attempt_at = status, next_attempt_at
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery,
         attempted_at=now,
@@ -278,29 +410,15 @@ def _record(
         response_excerpt=result.response_excerpt,
         error=error,
     )
-    delivery.attempt_count += 1
-    delivery.last_attempt_at = now
-    delivery.locked_until = None
-    schedule = settings.VERIFYAI_WEBHOOK_RETRY_SCHEDULE
     endpoint = delivery.endpoint
     if succeeded:
-        delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.SUCCEEDED, None
         if endpoint.failing_since is not None:
             endpoint.failing_since = None
             endpoint.save(update_fields=["failing_since", "updated_at"])
+    elif result.status_code == 410:
+        _disable(endpoint, reason="The receiver answered 410 Gone.", now=now)
     else:
-        if delivery.attempt_count <= len(schedule):
-            delivery.next_attempt_at = now + dt.timedelta(seconds=schedule[delivery.attempt_count - 1])
-        else:
-            delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
-        if result.status_code == 410:
-            _disable(endpoint, reason="The receiver answered 410 Gone.", now=now)
-            delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
-        else:
-            _note_failure(endpoint, now=now)
-    delivery.save(
-        update_fields=["attempt_count", "last_attempt_at", "locked_until", "status", "next_attempt_at"]
-    )
+        _note_failure(endpoint, now=now)
     return attempt
 
 
@@ -317,21 +435,60 @@ def _note_failure(endpoint: WebhookEndpoint, *, now: dt.datetime) -> None:
         )
 
 
+def queue_next_waiting(*, delivery: WebhookDelivery, now: dt.datetime | None = None) -> str | None:
+    """A finished attempt frees a slot: queue the oldest delivery waiting for one (same
+    endpoint, else same customer), so a backlog held back by the caps drains at the caps'
+    pace instead of one deliver_due run at a time."""
+    now = now or timezone.now()
+    waiting = (
+        WebhookDelivery.objects.filter(_claimable(now)).exclude(pk=delivery.pk)
+        .order_by("next_attempt_at", "id").values_list("pk", flat=True)
+    )
+    next_id = waiting.filter(endpoint_id=delivery.endpoint_id).first() or waiting.filter(
+        endpoint__customer_id=delivery.endpoint.customer_id
+    ).first()
+    if next_id is not None:
+        _send_soon(next_id)
+    return next_id
+
+
 def due_delivery_ids(*, now: dt.datetime, limit: int = 500) -> list[str]:
+    """Due deliveries, oldest first, but at most as many per endpoint and per customer as
+    their concurrency caps: a backlog on one endpoint cannot push everyone else's
+    deliveries out of the list (the rest of the backlog comes in later runs)."""
+    per_endpoint = (
+        WebhookDelivery.objects.filter(_claimable(now))
+        .alias(rank=Window(
+            RowNumber(), partition_by=[F("endpoint_id")],
+            order_by=[F("next_attempt_at").asc(), F("id").asc()],
+        ))
+        .filter(rank__lte=settings.VERIFYAI_WEBHOOK_MAX_CONCURRENT_PER_ENDPOINT)
+        .values("pk")
+    )
     return list(
-        WebhookDelivery.objects.filter(
-            Q(locked_until__isnull=True) | Q(locked_until__lt=now),
-            status=WebhookDelivery.Status.PENDING,
-            next_attempt_at__lte=now,
-        )
-        .order_by("next_attempt_at")
+        WebhookDelivery.objects.filter(pk__in=per_endpoint)
+        .alias(rank=Window(
+            RowNumber(), partition_by=[F("endpoint__customer_id")],
+            order_by=[F("next_attempt_at").asc(), F("id").asc()],
+        ))
+        .filter(rank__lte=settings.VERIFYAI_WEBHOOK_MAX_CONCURRENT_PER_CUSTOMER)
+        .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)[:limit]
+    )
+
+
+def fail_due_for_inactive_endpoints(*, now: dt.datetime) -> int:
+    """Due deliveries of a disabled endpoint end as failed instead of being sent (all at
+    once: they take no delivery slot, so the caps do not ration them)."""
+    return WebhookDelivery.objects.filter(_claimable(now), endpoint__active=False).update(
+        status=WebhookDelivery.Status.FAILED, next_attempt_at=None, locked_until=None, lease_token=""
     )
 
 
 def deliver_due(*, now: dt.datetime | None = None) -> int:
     """Send every due delivery in this process; returns how many were attempted."""
     now = now or timezone.now()
+    fail_due_for_inactive_endpoints(now=now)
     return sum(
         attempt_delivery(delivery_id=delivery_id, now=now) is not None
         for delivery_id in due_delivery_ids(now=now)
