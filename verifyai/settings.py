@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from verifyai.api.converters import PATTERN as API_ID_PATTERN
 from verifyai.env import (
     env,
     envbool,
@@ -317,6 +318,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Path ids are matched by verifyai.api.converters (anything else is a 404); say so.
+    "PATH_CONVERTER_OVERRIDES": {"api_id": {"type": "string", "pattern": f"^{API_ID_PATTERN}$"}},
 }
 
 # --- i18n, misc -------------------------------------------------------------

@@ -1,9 +1,13 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from verifications.storage import serve_signed_media
+from verifyai.api.converters import ApiIdConverter
 from verifyai.api.health import health
+
+# <api_id:...> in every app's urls.py (registered before they are included below).
+register_converter(ApiIdConverter, "api_id")
 
 api_v1 = [
     path("health", health, name="health"),

@@ -4,5 +4,5 @@ from policies.api.views import PolicyDetailView, PolicyListView
 
 urlpatterns = [
     path("policies", PolicyListView.as_view(), name="policy-list"),
-    path("policies/<str:policy_id>", PolicyDetailView.as_view(), name="policy-detail"),
+    path("policies/<api_id:policy_id>", PolicyDetailView.as_view(), name="policy-detail"),
 ]

@@ -13,19 +13,19 @@ from streams.models import Stream
 urlpatterns = [
     path("streams", StreamListView.as_view(), name="stream-list"),
     path("streams/pair", PairView.as_view(), name="stream-pair"),
-    path("streams/<str:stream_id>", StreamDetailView.as_view(), name="stream-detail"),
-    path("streams/<str:stream_id>/frame", FrameView.as_view(), name="stream-frame"),
+    path("streams/<api_id:stream_id>", StreamDetailView.as_view(), name="stream-detail"),
+    path("streams/<api_id:stream_id>/frame", FrameView.as_view(), name="stream-frame"),
     path(
-        "streams/<str:stream_id>/pause",
+        "streams/<api_id:stream_id>/pause",
         StreamStatusView.as_view(target=Stream.Status.PAUSED), name="stream-pause",
     ),
     path(
-        "streams/<str:stream_id>/resume",
+        "streams/<api_id:stream_id>/resume",
         StreamStatusView.as_view(target=Stream.Status.ACTIVE), name="stream-resume",
     ),
     path(
-        "streams/<str:stream_id>/archive",
+        "streams/<api_id:stream_id>/archive",
         StreamStatusView.as_view(target=Stream.Status.ARCHIVED), name="stream-archive",
     ),
-    path("streams/<str:stream_id>/pairing-code", PairingCodeView.as_view(), name="stream-pairing-code"),
+    path("streams/<api_id:stream_id>/pairing-code", PairingCodeView.as_view(), name="stream-pairing-code"),
 ]

@@ -15,7 +15,7 @@ from verifications.models import Verification
 from verifications.selectors import VerificationFilters
 from verifications.storage import image_url
 from verifyai.api import parsers as strict_json
-from verifyai.api.pagination import PageQuerySerializer
+from verifyai.api.pagination import PageQuerySerializer, utc_instant
 
 MAX_METADATA_BYTES = 16 * 1024
 
@@ -131,18 +131,27 @@ class VerificationSerializer(serializers.ModelSerializer):
 
 def _parse_instant(name: str, raw: str, *, end: bool) -> dt.datetime:
     invalid = serializers.ValidationError({name: "Use an ISO 8601 date or date-time."})
+    out_of_range = serializers.ValidationError(
+        {name: "Use a date between 0001-01-01 and 9999-12-30 (UTC)."}
+    )
     try:
         day = parse_date(raw)
         moment = None if day else parse_datetime(raw.replace(" ", "+"))
     except ValueError:  # well-formed but impossible, e.g. 2026-02-30
         raise invalid from None
     if day is not None:
-        if end:
-            day += dt.timedelta(days=1)  # an end date includes that whole day
+        try:
+            if end:
+                day += dt.timedelta(days=1)  # an end date includes that whole day
+        except OverflowError:  # 9999-12-31: its end is past the last representable day
+            raise out_of_range from None
         return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
     if moment is None:
         raise invalid
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    instant = utc_instant(moment)  # the database compares in UTC
+    if instant is None:
+        raise out_of_range
+    return instant
 
 
 class VerificationListQuerySerializer(PageQuerySerializer):

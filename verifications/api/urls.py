@@ -5,5 +5,5 @@ from verifications.api.views import VerificationDetailView, VerificationListView
 urlpatterns = [
     path("verify", VerifyView.as_view(), name="verify"),
     path("verifications", VerificationListView.as_view(), name="verification-list"),
-    path("verifications/<str:verification_id>", VerificationDetailView.as_view(), name="verification-detail"),
+    path("verifications/<api_id:verification_id>", VerificationDetailView.as_view(), name="verification-detail"),
 ]
