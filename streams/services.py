@@ -24,7 +24,7 @@ import bcrypt
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from billing.models import Customer
@@ -202,7 +202,7 @@ def exchange_code(*, code: str, stream_id: uuid.UUID | None = None) -> Pairing:
     return Pairing(stream=stream, token=token)
 
 
-def _codes() -> Any:
+def _codes() -> QuerySet[PairingCode]:
     return PairingCode.objects.select_related("stream__policy")
 
 
