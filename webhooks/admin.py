@@ -128,4 +128,7 @@ class WebhookDeliveryAdmin(CustomerScopedAdmin):
                     request, f"{delivery.pk}: its endpoint is disabled; enable it first.",
                     messages.ERROR,
                 )
+            except services.ManualSendsRateLimited as exc:
+                self.message_user(request, f"{delivery.pk}: {exc.message}", messages.ERROR)
+                break
         self.message_user(request, f"{queued} delivery(ies) queued again.")
