@@ -144,3 +144,23 @@ def services_cpu() -> dict[str, float]:
             if comm.startswith(name):
                 totals[name] += (int(fields[11]) + int(fields[12])) / ticks
     return totals
+
+
+def cpu_seconds_by_command(groups: dict[str, bytes]) -> dict[str, float]:
+    """CPU seconds used so far by every process whose command line contains a group's marker
+    (the services `make run` starts live in process groups of their own)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys(groups, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for name, marker in groups.items():
+            if marker in cmdline and b"supervise.py" not in cmdline:
+                totals[name] += (int(fields[11]) + int(fields[12])) / ticks
+                break
+    return totals

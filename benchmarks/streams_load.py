@@ -48,19 +48,19 @@ WEB_PORT = 8396
 BASE = f"http://127.0.0.1:{WEB_PORT}/api/v1"
 
 
-async def _pair_streams(api_key: str, count: int) -> list[tuple[str, str]]:
+async def _pair_streams(api_key: str, count: int, base: str = BASE) -> list[tuple[str, str]]:
     async with httpx2.AsyncClient(timeout=60) as client:
         semaphore = asyncio.Semaphore(8)
 
         async def one(index: int) -> tuple[str, str]:
             async with semaphore:
                 created = await client.post(
-                    f"{BASE}/streams", headers={"X-API-Key": api_key},
+                    f"{base}/streams", headers={"X-API-Key": api_key},
                     json={"name": f"bench cam {index}", "policy_id": "scooter_parking"},
                 )
                 created.raise_for_status()
                 paired = await client.post(
-                    f"{BASE}/streams/pair", json={"code": created.json()["pairing"]["code"]}
+                    f"{base}/streams/pair", json={"code": created.json()["pairing"]["code"]}
                 )
                 paired.raise_for_status()
                 return paired.json()["stream_id"], paired.json()["stream_token"]
@@ -68,7 +68,9 @@ async def _pair_streams(api_key: str, count: int) -> list[tuple[str, str]]:
         return await asyncio.gather(*(one(i) for i in range(count)))
 
 
-async def _drive(streams: list[tuple[str, str]], photo: bytes, seconds: float) -> list[dict]:
+async def _drive(
+    streams: list[tuple[str, str]], photo: bytes, seconds: float, base: str = BASE
+) -> list[dict]:
     samples: list[dict] = []
     limits = httpx2.Limits(max_connections=len(streams), max_keepalive_connections=len(streams))
     async with httpx2.AsyncClient(limits=limits, timeout=30) as client:
@@ -81,7 +83,7 @@ async def _drive(streams: list[tuple[str, str]], photo: bytes, seconds: float) -
                 tick = time.monotonic()
                 started = time.perf_counter()
                 response = await client.post(
-                    f"{BASE}/streams/{stream_id}/frame",
+                    f"{base}/streams/{stream_id}/frame",
                     headers={"X-Stream-Token": token},
                     files={"frame": ("frame.jpg", photo, "image/jpeg")},
                 )

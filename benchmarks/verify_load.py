@@ -50,9 +50,13 @@ def _start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Pop
     return [
         spawn([PY, "-m", "benchmarks.fake_openai", "--port", str(MODEL_PORT), "--delay", str(args.delay)],
               "model.log"),
-        spawn([PY, "-m", "celery", "-A", "verifyai", "worker", "--pool", "threads",
+        spawn([PY, "-m", "celery", "-A", "verifyai", "worker", "-Q", "evaluations", "--pool", "threads",
                "--concurrency", str(args.worker_threads), "-l", "warning", "--without-gossip",
                "--without-mingle", "--without-heartbeat"], "worker.log"),
+        # Deliveries and housekeeping have workers of their own, as in production (README).
+        spawn([PY, "-m", "celery", "-A", "verifyai", "worker", "-Q", "webhooks,housekeeping",
+               "--pool", "threads", "--concurrency", "8", "-l", "warning", "--without-gossip",
+               "--without-mingle", "--without-heartbeat"], "worker-other.log"),
         spawn([PY, "-m", "gunicorn", "verifyai.wsgi", "-b", f"127.0.0.1:{WEB_PORT}", "-k", "gthread",
                "-w", str(args.web_workers), "--threads", str(args.web_threads), "--backlog", "2048",
                "--keep-alive", "30"], "web.log"),
@@ -62,6 +66,7 @@ def _start(env: dict[str, str], args: argparse.Namespace) -> list[subprocess.Pop
 async def _drive(
     api_key: str, photo: bytes, concurrency: int, requests: int,
     timings: list[dict[str, float]] | None = None, stagger: float = 0.0,
+    base: str = f"http://127.0.0.1:{WEB_PORT}/api/v1",
 ) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
@@ -77,7 +82,7 @@ async def _drive(
                 remaining -= 1
                 started = time.perf_counter()
                 response = await client.post(
-                    f"http://127.0.0.1:{WEB_PORT}/api/v1/verify",
+                    f"{base}/verify",
                     headers={"X-API-Key": api_key},
                     files={"image": ("photo.jpg", photo, "image/jpeg")},
                     data={"policy": "scooter_parking"},
@@ -128,7 +133,7 @@ def main() -> None:
               f"{'clients start together' if args.burst else 'client starts spread over one delay'}")
         print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} "
               f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p95 overhead ms':>16}")
-        named = dict(zip(processes, ("model", "worker", "web"), strict=True))
+        named = dict(zip(processes, ("model", "worker", "worker", "web"), strict=True))
         for level in [int(v) for v in args.levels.split(",")]:
             total = max(level * args.rounds, 10)
             stagger = 0.0 if args.burst else args.delay

@@ -13,6 +13,7 @@ with exit status 1. SIGINT, SIGTERM and SIGHUP stop every service (TERM, then KI
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -38,7 +39,9 @@ class Service:
     restarts: int = field(default=0)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command, start_new_session=True, preexec_fn=_die_with_parent
+        )
         self.started_at = time.monotonic()
         self.restart_at = None
 
@@ -48,6 +51,16 @@ class Service:
                 os.killpg(self.process.pid, signum)
             except ProcessLookupError:
                 pass
+
+
+def _die_with_parent() -> None:
+    """In the child: if the supervisor itself is killed (SIGKILL leaves it no time to stop
+    anything), the kernel sends this service SIGTERM instead of leaving it orphaned."""
+    PR_SET_PDEATHSIG = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: Ctrl-C still stops everything
+        pass
 
 
 def say(message: str) -> None:
