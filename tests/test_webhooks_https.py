@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import ssl
 import subprocess
+import time
 
 import pytest
 
-from tests.webhooks_support import receiving
+from tests.webhooks_support import dripping, receiving
 from webhooks import http
 
 
@@ -55,3 +56,17 @@ def test_a_certificate_for_another_name_is_a_failed_attempt(tls_receiver):
     assert result.status_code is None
     assert "certificate" in result.error.lower() or "hostname" in result.error.lower()
     assert tls_receiver.requests == []
+
+
+def test_a_receiver_dripping_its_answer_over_tls_is_cut_off_at_the_deadline(localhost_cert):
+    cert, key = localhost_cert
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with dripping(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", tls=context, interval=0.2) as dripper:
+        port = dripper.listener.getsockname()[1]
+        started = time.monotonic()
+
+        result = http.post(f"https://localhost:{port}/hooks", b"{}", {}, timeout=1)
+
+        assert time.monotonic() - started < 2.0
+    assert result.error == "Timed out." and dripper.connections == 1

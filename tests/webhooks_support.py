@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -223,6 +224,8 @@ class Dripper:
             conn.settimeout(5)
             request = b""
             try:
+                if isinstance(conn, ssl.SSLSocket):
+                    conn.do_handshake()
                 while b"\r\n\r\n" not in request:
                     chunk = conn.recv(65536)
                     if not chunk:
@@ -242,6 +245,11 @@ class Dripper:
             except OSError:
                 self.closed_by_peer_after.append(time.monotonic() - started)
 
+    def use_tls(self, context: ssl.SSLContext) -> None:
+        self.listener = context.wrap_socket(
+            self.listener, server_side=True, do_handshake_on_connect=False
+        )
+
     def start(self) -> None:
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -251,8 +259,10 @@ class Dripper:
 
 
 @contextmanager
-def dripping(drip: bytes, **kwargs) -> Iterator[Dripper]:
+def dripping(drip: bytes, *, tls: ssl.SSLContext | None = None, **kwargs) -> Iterator[Dripper]:
     dripper = Dripper(drip, **kwargs)
+    if tls is not None:
+        dripper.use_tls(tls)
     dripper.start()
     try:
         yield dripper

@@ -172,9 +172,11 @@ class _Deadline:
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
-            self._sock = sock
+            # A duplicate descriptor of the same connection: TLS wrapping detaches the
+            # original socket object, and shutdown on any descriptor ends the connection.
+            self._sock = sock.dup()
             if self.expired:
-                _shut(sock)
+                _shut(self._sock)
 
     def _expire(self) -> None:
         with self._lock:
@@ -184,13 +186,17 @@ class _Deadline:
 
     def cancel(self) -> None:
         self._timer.cancel()
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
 
 
 def _shut(sock: socket.socket) -> None:
     try:
-        # The plain socket's shutdown even for TLS: it wakes a blocked reader at once,
-        # without the TLS layer's goodbye (which could block on the peer again).
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        # Wakes a blocked reader or writer at once, TLS included (no TLS goodbye, which
+        # could block on the peer again).
+        sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # already closed
 
