@@ -9,10 +9,11 @@ from streams.qr import qr_data_uri
 from streams.services import IssuedCode
 from verifications.api.serializers import ImageField
 from verifications.services import resolve_policy
+from verifyai import limits
 
 
 class StreamSerializer(serializers.ModelSerializer):
-    policy_id = serializers.CharField(max_length=64)
+    policy_id = serializers.CharField(max_length=limits.POLICY_MAX_KEY_LENGTH)
     paired = serializers.BooleanField(source="is_paired", read_only=True)
 
     class Meta:
@@ -22,6 +23,8 @@ class StreamSerializer(serializers.ModelSerializer):
             "region", "expected_throughput", "group_id", "last_frame_at", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "status", "paired", "last_frame_at", "created_at", "updated_at"]
+        # Text fields take their model's max_length; the one number gets a bound of its own.
+        extra_kwargs = {"expected_throughput": {"max_value": limits.STREAM_MAX_EXPECTED_THROUGHPUT}}
 
     def to_representation(self, stream: Stream) -> dict[str, Any]:
         body = super().to_representation(stream)

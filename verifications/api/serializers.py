@@ -14,10 +14,11 @@ from verifications.images import decode_base64_image
 from verifications.models import Verification
 from verifications.selectors import VerificationFilters
 from verifications.storage import image_url
+from verifyai import limits
 from verifyai.api import parsers as strict_json
 from verifyai.api.pagination import PageQuerySerializer, utc_instant
 
-MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_BYTES = limits.METADATA_MAX_BYTES
 
 
 @extend_schema_field(
@@ -59,6 +60,36 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _check_shape(metadata: dict[str, Any]) -> None:
+    """At most METADATA_MAX_DEPTH levels (objects and arrays), METADATA_MAX_KEYS keys at every
+    level together, each at most METADATA_MAX_KEY_LENGTH characters. Run after the size check,
+    so the walk is over at most 16 KB of JSON."""
+    keys = 0
+    stack: list[tuple[Any, int]] = [(metadata, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+            keys += len(item)
+            if keys > limits.METADATA_MAX_KEYS:
+                raise serializers.ValidationError(
+                    f"metadata is limited to {limits.METADATA_MAX_KEYS} keys in all."
+                )
+            if any(len(key) > limits.METADATA_MAX_KEY_LENGTH for key in item):
+                raise serializers.ValidationError(
+                    f"metadata keys are limited to {limits.METADATA_MAX_KEY_LENGTH} characters."
+                )
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limits.METADATA_MAX_DEPTH:
+            raise serializers.ValidationError(
+                f"metadata is nested too deeply (at most {limits.METADATA_MAX_DEPTH} levels)."
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
 @extend_schema_field({"type": "object", "additionalProperties": True})
 class MetadataField(serializers.Field):
     """A JSON object, or (in multipart forms) a string holding one."""
@@ -71,11 +102,12 @@ class MetadataField(serializers.Field):
                 raise serializers.ValidationError(f"metadata must be a JSON object. {exc}") from None
         if not isinstance(data, dict):
             raise serializers.ValidationError("metadata must be a JSON object.")
+        if len(json.dumps(data)) > MAX_METADATA_BYTES:
+            raise serializers.ValidationError(f"metadata is limited to {MAX_METADATA_BYTES} bytes.")
+        _check_shape(data)
         if _has_nul(data):
             # PostgreSQL's jsonb cannot hold U+0000: refused here, before anything is billed.
             raise serializers.ValidationError("metadata must not contain NUL (U+0000) characters.")
-        if len(json.dumps(data)) > MAX_METADATA_BYTES:
-            raise serializers.ValidationError(f"metadata is limited to {MAX_METADATA_BYTES} bytes.")
         return data
 
     def to_representation(self, value: Any) -> Any:
@@ -84,7 +116,7 @@ class MetadataField(serializers.Field):
 
 class VerifyRequestSerializer(serializers.Serializer):
     image = ImageField()
-    policy = serializers.CharField(max_length=64)
+    policy = serializers.CharField(max_length=limits.VERIFY_MAX_POLICY_ID)
     metadata = MetadataField(required=False, default=dict)
     provider = serializers.ChoiceField(choices=PROVIDER_NAMES, required=False, allow_null=True)
     include_image_data = serializers.BooleanField(required=False, default=False)

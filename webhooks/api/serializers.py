@@ -5,13 +5,26 @@ from typing import Any
 
 from rest_framework import serializers
 
+from verifyai import limits
 from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 
+class BoundedListField(serializers.ListField):
+    """A ListField that refuses an overlong list before validating any item of it
+    (DRF checks ``max_length`` only after every item)."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, list) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
 class WebhookEndpointSerializer(serializers.ModelSerializer):
-    url = serializers.CharField(max_length=2048)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False
+    url = serializers.CharField(max_length=limits.WEBHOOK_MAX_URL)
+    events = BoundedListField(
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS),
+        allow_empty=False,
+        max_length=limits.WEBHOOK_MAX_EVENTS,
     )
 
     class Meta:
@@ -28,6 +41,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "disabled_at", "disabled_reason", "created_at", "updated_at"]
+        extra_kwargs = {"description": {"max_length": limits.WEBHOOK_MAX_DESCRIPTION}}
 
 
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
