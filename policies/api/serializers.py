@@ -12,6 +12,7 @@ from policies.services import EDITABLE_FIELDS
 from verifications.engine.base import PROVIDER_NAMES, PolicySpec
 from verifications.engine.prompt import prompt_length
 from verifyai import limits
+from verifyai.api.fields import BoundedListField
 
 _KEY = rf"^[a-z0-9][a-z0-9_]{{0,{limits.POLICY_MAX_KEY_LENGTH - 1}}}$"
 
@@ -42,8 +43,8 @@ def _unique(items: list[dict[str, Any]], key: str, what: str) -> None:
         raise serializers.ValidationError(f"Duplicate {what}: {', '.join(duplicates)}.")
 
 
-def _rows(row: type[serializers.Serializer], **kwargs: Any) -> serializers.ListSerializer:
-    return row(many=True, max_length=limits.POLICY_MAX_ROWS, **kwargs)
+def _rows(row: type[serializers.Serializer], **kwargs: Any) -> BoundedListField:
+    return BoundedListField(child=row(), max_length=limits.POLICY_MAX_ROWS, **kwargs)
 
 
 def patched(policy: Policy, patch: Any) -> Any:

@@ -6,17 +6,8 @@ from typing import Any
 from rest_framework import serializers
 
 from verifyai import limits
+from verifyai.api.fields import BoundedListField
 from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-
-
-class BoundedListField(serializers.ListField):
-    """A ListField that refuses an overlong list before validating any item of it
-    (DRF checks ``max_length`` only after every item)."""
-
-    def to_internal_value(self, data: Any) -> list[Any]:
-        if isinstance(data, list) and self.max_length is not None and len(data) > self.max_length:
-            self.fail("max_length", max_length=self.max_length)
-        return super().to_internal_value(data)
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
