@@ -77,6 +77,18 @@ def test_metadata_with_a_nul_character_is_a_400_in_json_and_in_multipart(alice, 
         assert "NUL" in body["error"]
 
 
+@pytest.mark.parametrize("text", ['"\\ud800"', '"a\\udfffb"', '"\\ud83d x"'])
+def test_metadata_text_that_is_not_valid_unicode_is_a_400(alice, photo, text):
+    # An unpaired surrogate is valid JSON but no UTF-8 string: no database driver can store it.
+    metadata = f'{{"note": {text}}}'
+    with nothing_stored(alice.customer):
+        as_json = _raw_json(alice.client, _body_with_metadata(photo, metadata))
+        as_form = post_multipart(alice.client, photo, metadata=metadata)
+
+    assert "Unicode" in assert_error(as_json, 400, "invalid_body")["error"]
+    assert "Unicode" in assert_error(as_form, 400, "invalid_request")["error"]
+
+
 def test_the_refused_request_saves_no_idempotent_answer_and_the_fixed_retry_runs(alice, photo):
     with nothing_stored(alice.customer):
         refused = _raw_json(
