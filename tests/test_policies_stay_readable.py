@@ -72,3 +72,41 @@ def test_a_patch_body_that_is_not_an_object_is_refused(alice):
         alice.client.patch(f"{URL}/warehouse_door", [{"name": "x"}], format="json"), 400, "invalid_request"
     )
     assert alice.client.get(f"{URL}/warehouse_door").status_code == 200
+
+
+def test_a_policy_stored_by_the_old_patch_bug_is_repaired_and_reads_again(alice):
+    import importlib
+
+    from django.apps import apps
+
+    from policies.models import Policy
+
+    create(alice, custom(id="warehouse_door"))
+    # What the old partial PATCH stored: rows missing required keys.
+    Policy.objects.filter(policy_id="warehouse_door").update(
+        criteria=[{"id": "door_clear"}, {"description": "no id"}],
+        violation_codes=[{"code": "door_blocked"}],
+        categories=[{"id": "clear", "is_compliant": True}, {"id": "blocked"}],
+    )
+    assert alice.client.get(f"{URL}/warehouse_door").status_code == 500
+
+    importlib.import_module("policies.migrations.0002_repair_incomplete_rows").repair(apps, None)
+
+    response = alice.client.get(f"{URL}/warehouse_door")
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    assert body["criteria"] == [{"id": "door_clear", "description": "door_clear"}]
+    assert body["violation_codes"] == [{"code": "door_blocked", "description": "door_blocked"}]
+    assert [(c["id"], c["is_compliant"]) for c in body["categories"]] == [("clear", True), ("blocked", False)]
+    assert alice.client.patch(f"{URL}/warehouse_door", {"name": "Fixed"}, format="json").status_code == 200
+    assert alice.client.get(URL).status_code == 200
+
+
+def test_every_builtin_policy_passes_the_same_checks_as_a_customer_policy(db):
+    from policies.api.serializers import PolicySerializer
+    from policies.models import Policy
+
+    for policy in Policy.objects.filter(customer__isnull=True):
+        data = PolicySerializer(policy).data
+        serializer = PolicySerializer(data={k: v for k, v in data.items() if k != "builtin"})
+        assert serializer.is_valid(), (policy.policy_id, serializer.errors)
