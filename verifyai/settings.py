@@ -149,12 +149,17 @@ if REDIS_URL:
         }
     }
 else:
-    # Files, not process memory: the web server and the worker must share it
-    # (rate-limit counts, images handed to the worker).
+    # On disk, not in process memory: every web process and worker must share it (rate-limit
+    # counts, token proofs). diskcache keeps it in SQLite files with atomic increments and costs
+    # microseconds; Django's FileBasedCache rewrote a file and listed the folder on every set.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "diskcache.DjangoCache",
             "LOCATION": str(DATA_DIR / "cache"),
+            "SHARDS": 4,
+            # Wait this long for a shard's lock under contention instead of failing at once.
+            "DATABASE_TIMEOUT": 2.0,
+            "OPTIONS": {"size_limit": 512 * 1024 * 1024},
         }
     }
 
