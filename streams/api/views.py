@@ -93,7 +93,7 @@ def _count_pair_attempt(request: Request) -> None:
 class StreamListView(IdempotentCreateView):
     serializer_class = StreamSerializer
 
-    @extend_schema(operation_id="streams_list")
+    @extend_schema(operation_id="streams_list", parameters=[PageQuerySerializer])
     def get(self, request: Request) -> Response:
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

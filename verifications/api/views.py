@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -43,6 +44,7 @@ class VerifyView(IdempotentCreateView):
 class VerificationListView(ApiView):
     serializer_class = VerificationSerializer
 
+    @extend_schema(parameters=[VerificationListQuerySerializer])
     def get(self, request: Request) -> Response:
         query = VerificationListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

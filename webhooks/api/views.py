@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,6 +53,7 @@ class WebhookDetailView(ApiView):
 class WebhookRotateSecretView(ApiView):
     serializer_class = WebhookEndpointWithSecretSerializer
 
+    @extend_schema(request=None)
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = services.rotate_secret(endpoint=get_endpoint(request.user, endpoint_id))
         return Response(WebhookEndpointWithSecretSerializer(endpoint).data)
@@ -60,6 +62,7 @@ class WebhookRotateSecretView(ApiView):
 class WebhookTestView(ApiView):
     serializer_class = WebhookDeliverySerializer
 
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
     def post(self, request: Request, endpoint_id: str) -> Response:
         delivery = services.send_test_event(endpoint=get_endpoint(request.user, endpoint_id))
         delivery = get_delivery(delivery.endpoint, delivery.pk)  # with its attempts, if sent already
@@ -69,6 +72,7 @@ class WebhookTestView(ApiView):
 class WebhookDeliveryListView(ApiView):
     serializer_class = WebhookDeliverySerializer
 
+    @extend_schema(parameters=[PageQuerySerializer])
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = get_endpoint(request.user, endpoint_id)
         query = PageQuerySerializer(data=request.query_params)
@@ -85,6 +89,7 @@ class WebhookDeliveryListView(ApiView):
 class WebhookRedeliverView(ApiView):
     serializer_class = WebhookDeliverySerializer
 
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
     def post(self, request: Request, endpoint_id: str, delivery_id: str) -> Response:
         endpoint = get_endpoint(request.user, endpoint_id)
         delivery = services.redeliver(delivery=get_delivery(endpoint, delivery_id))
