@@ -40,11 +40,12 @@ run: install
 	./scripts/run-local
 
 # Each run gets its own VERIFYAI_DATA_DIR: the tests' SQLite files, media and the
-# filesystem broker queue never mix with var/ (your make run) or another test run.
+# filesystem broker queue never mix with var/ (your make run) or another test run; nor do the
+# tests' tmp_path folders (pytest prunes other runs' numbered folders when it starts).
 test: install
 	@data_dir="$$(mktemp -d -t verifyai-test.XXXXXX)"; trap 'rm -rf "$$data_dir"' EXIT; \
 	echo "VERIFYAI_DATA_DIR=$$data_dir $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)"; \
-	VERIFYAI_DATA_DIR="$$data_dir" $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+	VERIFYAI_DATA_DIR="$$data_dir" $(VENV_PYTHON) -m pytest --basetemp "$$data_dir/pytest" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

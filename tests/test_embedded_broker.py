@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from queue import Empty
 
-from kombu import Connection
+from kombu import Connection, Exchange, Queue
 
 from tests.concurrency_support import run_concurrently
 
@@ -89,3 +89,21 @@ def _guarded(target, done: threading.Event):
             done.set()
 
     return run
+
+
+def test_queues_bound_at_once_by_many_processes_are_all_kept(tmp_path):
+    """Every worker and web process declares its queues when it starts; none may be lost, and
+    a publisher never reads a half-written routing table."""
+    names = iter(range(1000))
+
+    def bind() -> None:
+        name = f"queue-{next(names)}"
+        with _connection(tmp_path) as conn:
+            exchange = Exchange("shared", type="direct")
+            Queue(name, exchange, routing_key=name)(conn.default_channel).declare()
+
+    run_concurrently(12, bind)
+
+    with _connection(tmp_path) as conn:
+        table = conn.default_channel.get_table("shared")
+    assert sorted(q.queue for q in table) == sorted(f"queue-{n}" for n in range(12))
