@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from verifyai.api.idempotency import run_idempotently
+from verifyai.api.idempotency import MAX_KEY_LENGTH, run_idempotently
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Up to {MAX_KEY_LENGTH} printable characters. A retry with the same key and body gets "
+        "the first answer again instead of a second create."
+    ),
+)
 
 
 class ApiView(APIView):
@@ -28,6 +40,7 @@ class ApiView(APIView):
 class IdempotentCreateView(ApiView):
     """A POST that honours Idempotency-Key; subclasses implement ``create``."""
 
+    @extend_schema(parameters=[IDEMPOTENCY_KEY])
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return run_idempotently(
             request,
