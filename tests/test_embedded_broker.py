@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import uuid
 from pathlib import Path
 from queue import Empty
 
@@ -31,7 +32,14 @@ def _connection(root: Path) -> Connection:
     )
 
 
+def _unique(name: str) -> str:
+    """kombu remembers bindings per process (class-level state), so a queue this process bound
+    before, in another folder, would not be bound again here: every test uses new names."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
 def test_every_message_arrives_once_and_whole_with_concurrent_writers_and_readers(tmp_path):
+    queue_name = _unique("evaluations")
     total = WRITERS * PER_WRITER
     received: list[str] = []
     lock = threading.Lock()
@@ -42,14 +50,14 @@ def test_every_message_arrives_once_and_whole_with_concurrent_writers_and_reader
     def write() -> None:
         index = next(writer_ids)
         with _connection(tmp_path) as conn:
-            queue = conn.SimpleQueue("evaluations")
+            queue = conn.SimpleQueue(queue_name)
             for n in range(PER_WRITER):
                 queue.put({"id": f"{index}-{n}", "body": PAYLOAD})
             queue.close()
 
     def read() -> None:
         with _connection(tmp_path) as conn:
-            queue = conn.SimpleQueue("evaluations")
+            queue = conn.SimpleQueue(queue_name)
             while not done.is_set():
                 try:
                     message = queue.get(timeout=0.05)
@@ -95,15 +103,16 @@ def test_queues_bound_at_once_by_many_processes_are_all_kept(tmp_path):
     """Every worker and web process declares its queues when it starts; none may be lost, and
     a publisher never reads a half-written routing table."""
     names = iter(range(1000))
+    prefix, exchange_name = _unique("queue"), _unique("shared")
 
     def bind() -> None:
-        name = f"queue-{next(names)}"
+        name = f"{prefix}-{next(names)}"
         with _connection(tmp_path) as conn:
-            exchange = Exchange("shared", type="direct")
+            exchange = Exchange(exchange_name, type="direct")
             Queue(name, exchange, routing_key=name)(conn.default_channel).declare()
 
     run_concurrently(12, bind)
 
     with _connection(tmp_path) as conn:
-        table = conn.default_channel.get_table("shared")
-    assert sorted(q.queue for q in table) == sorted(f"queue-{n}" for n in range(12))
+        table = conn.default_channel.get_table(exchange_name)
+    assert sorted(q.queue for q in table) == sorted(f"{prefix}-{n}" for n in range(12))
