@@ -202,6 +202,8 @@ def gunicorn_port(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "VERIFYAI_DATA_DIR": str(tmp_path_factory.mktemp("gunicorn-data"))}
     env.pop("DATABASE_URL", None)
+    # With REDIS_URL set (CI's services run) a server without a secret key refuses to start.
+    env.setdefault("DJANGO_SECRET_KEY", "test-only-gunicorn-secret-key")
     # A migrated database, so requests that get past the body checks are answered normally.
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
