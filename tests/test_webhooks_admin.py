@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.admin.utils import quote  # ids contain "_", which admin URLs escape
 
 from tests.webhooks_support import Answer, receiving
-from webhooks.models import WebhookDelivery
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import attempt_delivery, create_endpoint, send_test_event
 
 
@@ -43,3 +43,20 @@ def test_deliveries_show_their_attempts_and_can_be_resent(admin_client, alice):
     resent = WebhookDelivery.objects.exclude(pk=delivery.pk).get()
     assert resent.event_id == delivery.event_id and bytes(resent.payload) == bytes(delivery.payload)
     assert admin_client.get("/admin/webhooks/webhookdelivery/").status_code == 200
+
+
+def test_the_dashboard_refuses_an_endpoint_over_the_customers_cap(admin_client, alice, settings):
+    settings.VERIFYAI_WEBHOOK_MAX_ENDPOINTS_PER_CUSTOMER = 1
+    create_endpoint(customer=alice.customer, url="http://127.0.0.1:9999/one",
+                    events=["verification.completed"])
+
+    response = admin_client.post("/admin/webhooks/webhookendpoint/add/", {
+        "customer": alice.customer.pk, "url": "http://127.0.0.1:9999/two",
+        "events": ["verification.completed"], "description": "", "active": "on",
+    })
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "at most 1 webhook endpoints" in response.content.decode()
+    assert list(WebhookEndpoint.objects.filter(customer=alice.customer).values_list("url", flat=True)) == [
+        "http://127.0.0.1:9999/one"
+    ]

@@ -24,6 +24,16 @@ class WebhookEndpointForm(forms.ModelForm):
         model = WebhookEndpoint
         fields = ["customer", "url", "events", "description", "active"]
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        customer = cleaned.get("customer")
+        if self.instance._state.adding and customer is not None:
+            try:  # the API's cap applies to the dashboard too
+                services.check_endpoint_capacity(customer=customer)
+            except services.TooManyEndpoints as exc:
+                raise forms.ValidationError(exc.message) from None
+        return cleaned
+
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
         if url != self.initial.get("url"):

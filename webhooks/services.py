@@ -95,13 +95,9 @@ def create_endpoint(
     *, customer: Customer, url: str, events: list[str], description: str = "", active: bool = True
 ) -> WebhookEndpoint:
     _check_url(url)  # DNS, outside the transaction
-    cap = settings.VERIFYAI_WEBHOOK_MAX_ENDPOINTS_PER_CUSTOMER
     with transaction.atomic():
         _serialize_for_customer(customer.pk)
-        if WebhookEndpoint.objects.filter(customer=customer).count() >= cap:
-            raise TooManyEndpoints(
-                f"A customer can have at most {cap} webhook endpoints; delete one first."
-            )
+        check_endpoint_capacity(customer=customer)
         return WebhookEndpoint.objects.create(
             customer=customer,
             url=url,
@@ -110,6 +106,13 @@ def create_endpoint(
             active=active,
             secret=new_secret(),
         )
+
+
+def check_endpoint_capacity(*, customer: Customer) -> None:
+    """Raises TooManyEndpoints when the customer already has as many endpoints as allowed."""
+    cap = settings.VERIFYAI_WEBHOOK_MAX_ENDPOINTS_PER_CUSTOMER
+    if WebhookEndpoint.objects.filter(customer=customer).count() >= cap:
+        raise TooManyEndpoints(f"A customer can have at most {cap} webhook endpoints; delete one first.")
 
 
 @transaction.atomic
