@@ -59,6 +59,9 @@ class Channel(filesystem.Channel):
         for name in sorted(os.listdir(self.data_folder_in)):
             if name.startswith(_PARTIAL_PREFIX) or name.partition(".")[2] != wanted:
                 continue
+            # A reader that dies between the claim and the read loses the message: on embedded
+            # defaults the queues carry webhooks and housekeeping only, whose state is in the
+            # database (deliver_due re-queues what is due), never a verification.
             claimed = os.path.join(self.claim_folder, f"{uuid.uuid4().hex}-{name}")
             try:
                 os.rename(os.path.join(self.data_folder_in, name), claimed)
@@ -71,7 +74,6 @@ class Channel(filesystem.Channel):
                 os.unlink(claimed)
             return loads(bytes_to_str(payload))
         raise Empty()
-
 
     def get_table(self, exchange):
         try:
