@@ -82,16 +82,20 @@ async def _drive(
             while time.monotonic() < end:
                 tick = time.monotonic()
                 started = time.perf_counter()
-                response = await client.post(
-                    f"{base}/streams/{stream_id}/frame",
-                    headers={"X-Stream-Token": token},
-                    files={"frame": ("frame.jpg", photo, "image/jpeg")},
-                )
+                try:
+                    response = await client.post(
+                        f"{base}/streams/{stream_id}/frame",
+                        headers={"X-Stream-Token": token},
+                        files={"frame": ("frame.jpg", photo, "image/jpeg")},
+                    )
+                    status, timing = response.status_code, response.headers.get("Server-Timing", "")
+                except httpx2.HTTPError:  # no answer at all (reset, refused, timed out)
+                    status, timing = None, ""
                 samples.append({
                     "latency": time.perf_counter() - started,
-                    "status": response.status_code,
+                    "status": status,
                     "first": first,
-                    "phases": server_timing(response.headers.get("Server-Timing", "")),
+                    "phases": server_timing(timing),
                 })
                 first = False
                 await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))

@@ -81,12 +81,16 @@ async def _drive(
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()
-                response = await client.post(
-                    f"{base}/verify",
-                    headers={"X-API-Key": api_key},
-                    files={"image": ("photo.jpg", photo, "image/jpeg")},
-                    data={"policy": "scooter_parking"},
-                )
+                try:
+                    response = await client.post(
+                        f"{base}/verify",
+                        headers={"X-API-Key": api_key},
+                        files={"image": ("photo.jpg", photo, "image/jpeg")},
+                        data={"policy": "scooter_parking"},
+                    )
+                except httpx2.HTTPError:  # no answer at all (reset, refused, timed out)
+                    errors += 1
+                    continue
                 elapsed = time.perf_counter() - started
                 if response.status_code == 200 and response.json()["evaluation_source"] == "cloud_vlm":
                     latencies.append(elapsed)
