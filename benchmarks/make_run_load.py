@@ -84,7 +84,7 @@ class MakeRun:
 
     def restarts(self) -> list[str]:
         return [line for line in self.log.read_text(errors="replace").splitlines()
-                if "[run-local] error:" in line or "restarting" in line]
+                if "[run-local]" in line and ("exited" in line or "restarting" in line)]
 
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGINT)
