@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,3 +63,32 @@ def kill(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
     except ProcessLookupError:
         pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def fake_openai_server(*, delay: float) -> Iterator[str]:
+    """benchmarks/fake_openai.py on a free port of 127.0.0.1, answering after ``delay``
+    seconds; yields its base URL (for OPENAI_BASE_URL)."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.fake_openai", "--port", str(port), "--delay", str(delay)],
+        cwd=ROOT, start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 15
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.time() > deadline:
+                raise RuntimeError(f"the fake model did not listen on {port}")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        kill(process)

@@ -6,51 +6,23 @@ runs inline by default, with no worker at all. The model is a fake OpenAI-compat
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.celery_support import ROOT, celery_worker, kill
+from tests.celery_support import celery_worker, fake_openai_server
 from tests.conftest import make_photo
 from verifications.models import Verification
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, timeout: float = 15) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 @pytest.fixture
 def fake_model(monkeypatch) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fake_openai", "--port", str(port), "--delay", "0.2"],
-        cwd=ROOT, start_new_session=True,
-    )
-    try:
-        _wait_for_port(port)
-        base_url = f"http://127.0.0.1:{port}/v1"
+    with fake_openai_server(delay=0.2) as base_url:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-fake")
         monkeypatch.setenv("OPENAI_BASE_URL", base_url)
         yield base_url
-    finally:
-        kill(process)
 
 
 @pytest.fixture
