@@ -34,8 +34,8 @@ class RunLocal:
         env = {name: value for name, value in os.environ.items()
                if name not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "VERIFYAI_TESTING",
                                "CELERY_TASK_ALWAYS_EAGER", "DJANGO_SETTINGS_MODULE")}
-        env.update(VERIFYAI_DATA_DIR=str(data_dir), PORT=str(self.port), WEB_WORKERS="2",
-                   WEB_THREADS="8")
+        env.pop("WEB_WORKERS", None)
+        env.update(VERIFYAI_DATA_DIR=str(data_dir), PORT=str(self.port), WEB_THREADS="8")
         self.process = subprocess.Popen(
             [str(ROOT / "scripts/run-local")], cwd=ROOT, env=env, start_new_session=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -65,6 +65,22 @@ class RunLocal:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def _web_processes(port: int) -> int:
+    """How many gunicorn workers serve ``port`` (children of its master)."""
+    bind = f"127.0.0.1:{port}".encode()
+    commands = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if any(arg.endswith(b"/gunicorn") for arg in cmdline[:2]) and bind in cmdline:
+                commands[int(entry.name)] = parent
+    return sum(1 for parent in commands.values() if parent in commands)
 
 
 def _worker_pgid(queue: str) -> int:
@@ -97,6 +113,8 @@ def make_run(tmp_path) -> Iterator[RunLocal]:
 def test_a_killed_worker_is_restarted_and_the_web_server_keeps_answering(make_run):
     key = make_run.wait_for(r"^\s+(vai_\S+)\s*$").group(1)
     make_run.wait_for("VerifyAI is running")
+    # Frames are CPU-bound: one web process per core, not one process for everything.
+    assert _web_processes(make_run.port) == len(os.sched_getaffinity(0))  # what nproc counts
     old_group = _worker_pgid("webhooks")
 
     os.killpg(old_group, signal.SIGKILL)  # as the filesystem broker's race used to do it
