@@ -101,3 +101,43 @@ def test_no_database_connection_is_held_while_the_receiver_takes_its_time(alice)
     assert seen["attempt"].succeeded is True
     delivery.refresh_from_db()
     assert delivery.status == "succeeded" and delivery.attempt_count == 1
+
+
+def test_a_receiver_answering_nul_bytes_is_recorded_and_retried_not_resent_forever(alice):
+    # PostgreSQL refuses NUL in text: the attempt could not be written, so it was never counted
+    # and the delivery went out again every lease period, for ever.
+    with receiving([Answer(500, body=b"oops\x00after")]) as receiver:
+        delivery = send_test_event(endpoint=_endpoint(alice, receiver.url))
+        attempt = attempt_delivery(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert attempt is not None and attempt.status_code == 500
+    assert "\x00" not in attempt.response_excerpt and attempt.response_excerpt.startswith("oops")
+    assert delivery.attempt_count == 1 and delivery.status == WebhookDelivery.Status.PENDING
+    assert delivery.next_attempt_at is not None  # the 1-minute retry, not an endless resend
+
+
+def test_a_name_that_resolves_slowly_is_cut_off_at_the_deadline(alice, settings, monkeypatch):
+    """getaddrinfo is the OS resolver (a customer can run the DNS of their own domain); it
+    cannot be interrupted, so the send stops waiting for it at the deadline."""
+    import socket
+
+    settings.VERIFYAI_WEBHOOK_TIMEOUT_SECONDS = 0.5
+    real = socket.getaddrinfo
+
+    def slow_dns(host, *args, **kwargs):
+        if host == "slow-dns.example":
+            time.sleep(3)
+        return real("127.0.0.1", *args, **kwargs)
+
+    endpoint = _endpoint(alice, "http://127.0.0.1:9999/hooks")
+    endpoint.url = "http://slow-dns.example:9999/hooks"  # saved before its DNS became slow
+    endpoint.save(update_fields=["url"])
+    delivery = send_test_event(endpoint=endpoint)
+    monkeypatch.setattr(socket, "getaddrinfo", slow_dns)
+
+    started = time.monotonic()
+    attempt = attempt_delivery(delivery_id=delivery.pk)
+
+    assert time.monotonic() - started < 2
+    assert attempt is not None and attempt.error == "Timed out." and not attempt.succeeded

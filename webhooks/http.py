@@ -9,6 +9,7 @@ Redirects are never followed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import logging
 import socket
@@ -79,6 +80,7 @@ def parse_target(url: str) -> Target:
 # NAT64 gateway, a 6to4 relay or the host's own stack ends up talking to.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix: low 32 bits
 _6TO4 = ipaddress.IPv6Network("2002::/16")  # RFC 3056: bits 16-47
+_6TO4_RELAY = ipaddress.IPv4Network("192.88.99.0/24")  # 6to4 relay anycast (RFC 7526)
 
 # IPv6 ranges refused whatever follows: tunnels and translations whose IPv4 address cannot
 # be read off reliably, deprecated forms, and ranges Python 3.11 still calls global.
@@ -91,6 +93,8 @@ _REFUSED_V6 = tuple(
         "2001::/32",  # Teredo: the client's IPv4 is obfuscated, the server's is arbitrary
         "fec0::/10",  # site-local (RFC 3879, deprecated): routed inside the site
         "ff00::/8",  # multicast
+        "5f00::/16",  # SRv6 segment ids (RFC 9602): routed inside operators' networks
+        "3fff::/20",  # documentation (RFC 9637)
     )
 )
 
@@ -112,6 +116,8 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         embedded = _embedded_ipv4(address)
         if embedded is not None:
             return _is_public(embedded)
+    elif address in _6TO4_RELAY:
+        return False
     # is_global excludes loopback, private, link-local (169.254.169.254, the cloud
     # metadata address), shared, reserved and unspecified ranges.
     return address.is_global and not address.is_multicast
@@ -125,10 +131,31 @@ _HOST_REFUSED = (
 )
 
 
-def resolve(target: Target, *, allow_private: bool) -> list[str]:
-    """The target's addresses, all checked; refuses if any one is not public."""
+# getaddrinfo cannot be interrupted, so a send waits for it on one of these threads, at most
+# until its deadline: a customer's slow DNS server then costs a pool thread, never a worker's.
+_resolver = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-dns")
+
+
+class ResolveTimeout(Exception):
+    """The name did not resolve before the attempt's deadline."""
+
+
+def _getaddrinfo(host: str, port: int, timeout: float | None) -> list:
+    if timeout is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    future = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        return future.result(timeout=max(0.0, timeout))
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise ResolveTimeout() from None
+
+
+def resolve(target: Target, *, allow_private: bool, timeout: float | None = None) -> list[str]:
+    """The target's addresses, all checked; refuses if any one is not public. With
+    ``timeout``, raises ResolveTimeout when the name takes longer than that to resolve."""
+    try:
+        infos = _getaddrinfo(target.host, target.port, timeout)
     except (OSError, UnicodeError, ValueError) as exc:
         logger.debug("Webhook host %r did not resolve: %s", target.host, exc)
         raise UnsafeTarget(_HOST_REFUSED) from None
@@ -243,9 +270,12 @@ def _post(
 ) -> HttpResult:
     try:
         target = parse_target(url)
-        addresses = resolve(target, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
+        addresses = resolve(target, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+                            timeout=deadline.remaining())
     except UnsafeTarget as exc:
         return HttpResult(None, elapsed(), error=f"Refused: {exc}")
+    except ResolveTimeout:
+        return HttpResult(None, elapsed(), error="Timed out.")
 
     address = addresses[0]
     default_port = 443 if target.scheme == "https" else 80
@@ -290,9 +320,15 @@ def _is_timeout(exc: Exception) -> bool:
     return isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError)
 
 
+def _storable(text: str) -> str:
+    # A receiver's bytes end up in text columns, and PostgreSQL refuses NUL in text: an attempt
+    # that cannot be recorded would be sent again and again, never counted.
+    return text.replace("\x00", "\ufffd")
+
+
 def _text(excerpt: bytes) -> str:
-    return excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+    return _storable(excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace"))
 
 
 def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+    return _storable(f"{type(exc).__name__}: {exc}"[:500])
