@@ -141,6 +141,9 @@ PRIVATE_BEHIND_IPV6 = {
     "teredo": ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "10.0.0.1"),
     "site-local": ("fec0::1", None),
     "multicast": ("ff0e::1", None),
+    "srv6 segment id": ("5f00::1", None),
+    "ipv6 documentation (RFC 9637)": ("3fff::1", None),
+    "6to4 relay anycast": ("2002:c058:6301::1", "192.88.99.1"),
 }
 
 
