@@ -3,12 +3,13 @@
     supervise.py NAME COMMAND [ARGS...] [::: NAME COMMAND [ARGS...]]...
 
 Each service runs in its own session and process group, so stopping one stops everything it
-forked. A service that exits is restarted (after 1 s, doubling up to 30 s while it keeps
-failing) and the restart is said loudly on stderr: a crashed worker never takes the web server
-down, and is never left down silently. A service that cannot stay up (it exits within
-``FAST_EXIT_SECONDS`` ``GIVE_UP_AFTER`` times in a row, e.g. a taken port) stops everything
+forked (a worker's beat child too: when a service's leader dies, what is left of its group is
+killed before the restart). A service that exits is restarted and the restart is said loudly
+on stderr: a crashed worker never takes the web server down, and is never left down silently.
+The pause is 1 s, then 2, 4 and 8 s while it keeps exiting within ``FAST_EXIT_SECONDS`` of
+starting; at the ``GIVE_UP_AFTER``th such exit in a row (e.g. a taken port) everything stops
 with exit status 1. SIGINT, SIGTERM and SIGHUP stop every service (TERM, then KILL after
-``GRACE_SECONDS``) and exit 0.
+``GRACE_SECONDS``) and exit 0; so does the death of our own parent (run-local).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ SEPARATOR = ":::"
 GRACE_SECONDS = 15.0
 FAST_EXIT_SECONDS = 10.0
 GIVE_UP_AFTER = 5
-MAX_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 8.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -46,17 +48,18 @@ class Service:
         self.restart_at = None
 
     def signal(self, signum: int) -> None:
-        if self.process is not None and self.process.poll() is None:
+        """Signal the whole group, even after its leader exited: what it forked may live on.
+        (A group id is not reused while any member of the group is alive.)"""
+        if self.process is not None:
             try:
                 os.killpg(self.process.pid, signum)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
 
 
 def _die_with_parent() -> None:
     """In the child: if the supervisor itself is killed (SIGKILL leaves it no time to stop
     anything), the kernel sends this service SIGTERM instead of leaving it orphaned."""
-    PR_SET_PDEATHSIG = 1
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # not Linux: Ctrl-C still stops everything
@@ -103,6 +106,7 @@ def supervise(services: list[Service]) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, on_signal)
+    _die_with_parent()  # run-local killed outright: we get SIGTERM and stop everything
     for service in services:
         service.start()
     status = 0
@@ -118,6 +122,7 @@ def supervise(services: list[Service]) -> int:
             code = service.process.poll() if service.process is not None else None
             if code is None:
                 continue
+            service.signal(signal.SIGKILL)  # what the dead leader forked (a beat process) goes too
             uptime = now - service.started_at
             service.fast_exits = service.fast_exits + 1 if uptime < FAST_EXIT_SECONDS else 0
             if service.fast_exits >= GIVE_UP_AFTER:

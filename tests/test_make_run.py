@@ -114,7 +114,7 @@ def test_a_killed_worker_is_restarted_and_the_web_server_keeps_answering(make_ru
     key = make_run.wait_for(r"^\s+(vai_\S+)\s*$").group(1)
     make_run.wait_for("VerifyAI is running")
     # Frames are CPU-bound: one web process per core, not one process for everything.
-    assert _web_processes(make_run.port) == len(os.sched_getaffinity(0))  # what nproc counts
+    assert _web_processes(make_run.port) == min(4, len(os.sched_getaffinity(0)))  # nproc, capped
     old_group = _worker_pgid("webhooks")
 
     os.killpg(old_group, signal.SIGKILL)  # as the filesystem broker's race used to do it

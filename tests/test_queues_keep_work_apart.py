@@ -5,6 +5,7 @@ SDK against a fake model on 127.0.0.1."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.celery_support import celery_worker, fake_openai_server
 from tests.conftest import make_photo
-from tests.webhooks_support import dripping
+from tests.webhooks_support import Dripper, dripping
 from verifyai.celery import app as celery_app
 from webhooks.services import create_endpoint, send_test_event
 
@@ -27,7 +28,7 @@ WORKER_ENV = {
 
 
 @pytest.fixture
-def slow_receiver_backlog(alice, not_eager, monkeypatch, settings) -> Iterator[None]:
+def slow_receiver_backlog(alice, not_eager, monkeypatch, settings) -> Iterator[Dripper]:
     """Two deliveries (the per-endpoint cap) in flight to a receiver that drips its answer."""
     settings.VERIFYAI_EVALUATIONS = "worker"
     settings.VERIFYAI_VERIFY_DEADLINE_SECONDS = 4.0
@@ -38,7 +39,14 @@ def slow_receiver_backlog(alice, not_eager, monkeypatch, settings) -> Iterator[N
                                    events=["verification.completed"])
         for _ in range(2):
             send_test_event(endpoint=endpoint)
-        yield
+        yield receiver
+
+
+def _until_both_deliveries_hold_a_thread(receiver: Dripper) -> None:
+    deadline = time.monotonic() + 20
+    while receiver.connections < 2:
+        assert time.monotonic() < deadline, "the deliveries never reached the receiver"
+        time.sleep(0.05)
 
 
 def _verify(alice):
@@ -59,8 +67,9 @@ def test_routes_name_one_queue_per_kind_of_work():
 def test_a_receiver_holding_every_delivery_thread_never_delays_a_verification(
     slow_receiver_backlog, alice
 ):
-    with celery_worker(concurrency=2, queues=("webhooks",), env=WORKER_ENV), \
-            celery_worker(concurrency=2, queues=("evaluations",), env=WORKER_ENV):
+    with celery_worker(concurrency=2, queues=("evaluations",), env=WORKER_ENV), \
+            celery_worker(concurrency=2, queues=("webhooks",), env=WORKER_ENV):
+        _until_both_deliveries_hold_a_thread(slow_receiver_backlog)
         response = _verify(alice)
 
     assert response.status_code == 200, response.json()
@@ -75,6 +84,7 @@ def test_one_worker_for_both_queues_is_what_let_a_receiver_starve_verifications(
     here: proof that the backlog above really holds every delivery thread, so the test above
     is not passing by luck."""
     with celery_worker(concurrency=2, queues=("evaluations", "webhooks"), env=WORKER_ENV):
+        _until_both_deliveries_hold_a_thread(slow_receiver_backlog)
         response = _verify(alice)
 
     assert response.status_code == 500

@@ -5,9 +5,10 @@ with ``shutil.move`` (a copy when the temporary folder is another file system): 
 lists the folder between the two reads an empty or half-written file, raises
 ``JSONDecodeError`` and the worker exits (celery/kombu#1551). Here a message only appears
 under its final name once it is whole (written aside, then ``os.rename``), and a reader
-claims a message with an ``os.rename`` into a folder on the same file system, which exactly
-one reader wins. Messages of one queue keep their order: names start with the monotonic
-clock in milliseconds, as kombu's do. The exchange tables (which queue a message goes to) are
+claims a message with an ``os.rename`` to a hidden name in the same folder, which exactly one
+reader wins. Messages of one queue keep their order: names start with the monotonic clock.
+Safe for the processes of one host on a local file system (not NFS: renames and listings
+are not reliable there). The exchange tables (which queue a message goes to) are
 replaced the same way, under a lock: kombu truncated and rewrote them in place, so a publisher
 could read an empty table while a process started.
 """
@@ -15,12 +16,12 @@ could read an empty table while a process started.
 from __future__ import annotations
 
 import fcntl
+import itertools
+import logging
 import os
 import uuid
-from functools import cached_property
-from pathlib import Path
 from queue import Empty
-from time import monotonic
+from time import monotonic_ns
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem, virtual
@@ -28,19 +29,18 @@ from kombu.transport.filesystem import exchange_queue_t
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
-# Files being written start with this; a reader never looks at them.
+# Files being written, and files a reader has claimed; readers skip every name with a dot.
 _PARTIAL_PREFIX = ".partial-"
+_CLAIMED_PREFIX = ".claimed-"
+_sequence = itertools.count()
+logger = logging.getLogger(__name__)
 
 
 class Channel(filesystem.Channel):
-    @cached_property
-    def claim_folder(self) -> str:
-        folder = Path(self.data_folder_in).parent / "claimed"
-        folder.mkdir(parents=True, exist_ok=True)
-        return str(folder)
-
     def _put(self, queue, payload, **kwargs):
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        # Zero-padded nanoseconds sort as numbers do (kombu's unpadded milliseconds jump back in
+        # order at each power of ten), and the counter orders messages of the same instant.
+        name = f"{monotonic_ns():020d}_{next(_sequence):012d}_{uuid.uuid4().hex}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = os.path.join(self.data_folder_out, _PARTIAL_PREFIX + name)
         try:
@@ -57,12 +57,14 @@ class Channel(filesystem.Channel):
     def _get(self, queue):
         wanted = f"{queue}.msg"
         for name in sorted(os.listdir(self.data_folder_in)):
-            if name.startswith(_PARTIAL_PREFIX) or name.partition(".")[2] != wanted:
-                continue
-            # A reader that dies between the claim and the read loses the message: on embedded
-            # defaults the queues carry webhooks and housekeeping only, whose state is in the
-            # database (deliver_due re-queues what is due), never a verification.
-            claimed = os.path.join(self.claim_folder, f"{uuid.uuid4().hex}-{name}")
+            if name.startswith(".") or name.partition(".")[2] != wanted:
+                continue  # partial and claimed files start with a dot
+            # The claim is a rename within the folder: exactly one reader wins it, and no other
+            # folder (which could be missing or on another file system) is involved. A reader
+            # that dies between the claim and the read loses the message: on embedded defaults
+            # the queues carry webhooks and housekeeping only, whose state is in the database
+            # (deliver_due re-queues what is due).
+            claimed = os.path.join(self.data_folder_in, f"{_CLAIMED_PREFIX}{uuid.uuid4().hex}-{name}")
             try:
                 os.rename(os.path.join(self.data_folder_in, name), claimed)
             except FileNotFoundError:
@@ -72,7 +74,10 @@ class Channel(filesystem.Channel):
                     payload = handle.read()
             finally:
                 os.unlink(claimed)
-            return loads(bytes_to_str(payload))
+            try:
+                return loads(bytes_to_str(payload))
+            except ValueError:  # e.g. emptied by a power loss: drop it, never stop the worker
+                logger.error("Dropped an unreadable message of queue %s (%d bytes)", queue, len(payload))
         raise Empty()
 
     def get_table(self, exchange):

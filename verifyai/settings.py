@@ -156,8 +156,11 @@ else:
         "default": {
             "BACKEND": "diskcache.DjangoCache",
             "LOCATION": str(DATA_DIR / "cache"),
-            "SHARDS": 4,
-            # Wait this long for a shard's lock under contention instead of failing at once.
+            # One shard: each request thread holds a connection (two open files) per shard it
+            # touches while it waits on a model, and writes take microseconds anyway.
+            "SHARDS": 1,
+            # Wait this long for the lock under contention (writes retry; a read gives up and
+            # misses) instead of failing at once.
             "DATABASE_TIMEOUT": 2.0,
             "OPTIONS": {"size_limit": 512 * 1024 * 1024},
         }
