@@ -8,6 +8,7 @@ S3-compatible storage (AWS_STORAGE_BUCKET_NAME). README.md lists every variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -293,6 +294,14 @@ VERIFYAI_WEBHOOK_ALLOWED_PORTS = envports(
 VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS = envint(
     "VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS", 4 if TESTING else 12, minimum=4
 )
+# Load balancers in front of us (addresses or networks, comma-separated): when REMOTE_ADDR is
+# one of them, the client is the rightmost X-Forwarded-For hop that is not. Empty: REMOTE_ADDR.
+VERIFYAI_TRUSTED_PROXIES = envlist("VERIFYAI_TRUSTED_PROXIES", [])
+try:
+    for _proxy in VERIFYAI_TRUSTED_PROXIES:
+        ipaddress.ip_network(_proxy, strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"VERIFYAI_TRUSTED_PROXIES: {exc}") from None
 # Pairing attempts per client address (django-ratelimit rate, counted in the shared cache).
 VERIFYAI_STREAM_PAIR_RATE = env("VERIFYAI_STREAM_PAIR_RATE", "10/m")
 # Wrong pairing codes typed without their stream, every address together, per window (counted

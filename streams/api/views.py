@@ -3,7 +3,6 @@ code (no key) and post frames with their stream token (no key)."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Any
 
@@ -38,6 +37,7 @@ from streams.services import (
 from verifications.api.serializers import VerificationSerializer
 from verifications.images import read_image
 from verifications.services import verify_image
+from verifyai.api import clients
 from verifyai.api.context import timed
 from verifyai.api.errors import ApiError, UnknownPolicy
 from verifyai.api.pagination import PageQuerySerializer, paginate
@@ -53,18 +53,8 @@ class PairRateLimited(ApiError):
 
 
 def client_address(request: Request) -> str:
-    """The caller as every streams limit counts it: REMOTE_ADDR, never a client-sent
-    X-Forwarded-For (behind a proxy, the proxy must make REMOTE_ADDR the client's address);
-    IPv6 per /64, one subscriber's network."""
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR") or "")
-    except ValueError:
-        return "unknown"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
-    return str(address)
+    """The caller as every streams limit counts it (verifyai.api.clients)."""
+    return clients.client_address(request)
 
 
 def _count_pair_attempt(request: Request) -> None:
