@@ -123,3 +123,14 @@ def test_an_empty_key_file_is_refused_not_trusted(tmp_path):
     started = run(tmp_path)
 
     assert started.returncode != 0 and "secret_key" in started.stderr
+
+
+def test_a_secret_key_file_mounted_empty_refuses_to_start_instead_of_generating_one(tmp_path):
+    key_file = tmp_path / "mounted-secret"
+    key_file.write_text("\n")
+
+    started = run(tmp_path, DJANGO_SECRET_KEY_FILE=str(key_file))
+
+    assert started.returncode != 0
+    assert "DJANGO_SECRET_KEY_FILE points at an empty file" in started.stderr
+    assert not (tmp_path / "secret_key").exists()

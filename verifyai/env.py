@@ -70,9 +70,12 @@ def envsecret(name: str, default: str = "") -> str:
     if path:
         try:
             with open(path, encoding="utf-8") as handle:
-                return handle.read().strip()
+                value = handle.read().strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE points at an unreadable file: {exc}") from exc
+        if not value:  # a secret mounted empty must not quietly become "no secret"
+            raise ImproperlyConfigured(f"{name}_FILE points at an empty file: {path}")
+        return value
     return os.environ.get(name, default)
 
 
@@ -120,10 +123,14 @@ def generated_secret(path: Path) -> str:
                     time.sleep(0.5)  # the first one may still be writing its ~70 bytes
         finally:
             candidate.unlink(missing_ok=True)
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ImproperlyConfigured(f"Cannot read the generated secret key {path}: {exc}") from exc
+    for _ in range(40):  # without hard links the first process may still be writing it
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"Cannot read the generated secret key {path}: {exc}") from exc
+        if len(value) >= 32:
+            break
+        time.sleep(0.05)
     if len(value) < 32:
         raise ImproperlyConfigured(
             f"The generated secret key {path} is empty or too short; delete it to make a new one"
