@@ -31,6 +31,10 @@ class Stream(models.Model):
     )
     # bcrypt hash of the stream token; null until paired. The plaintext is shown once.
     token_hash = models.CharField(max_length=100, null=True, blank=True, editable=False)
+    # HMAC-SHA256 of the token keyed from SECRET_KEY (streams.services.token_fingerprint): a
+    # wrong token is refused on it without a bcrypt check. Set with the token at pairing, and on
+    # the first good frame of a stream paired before it existed; null until then.
+    token_fingerprint = models.CharField(max_length=64, null=True, blank=True, editable=False)
     # Bumped on every (re-)pairing: cached token proofs carry it, so old ones die at once.
     token_version = models.PositiveIntegerField(default=0, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)

@@ -5,6 +5,11 @@ Secrets at rest: stream tokens are stored as bcrypt hashes (the spec requires it
 pairing codes as HMAC-SHA256 keyed with SECRET_KEY, which is enough for a code that
 lives 10 minutes and can be tried only a few times, and lets the exchange be one
 indexed lookup. Neither is ever logged.
+
+Beside its bcrypt hash a stream keeps a fingerprint of its token, HMAC-SHA256 under a key
+derived from SECRET_KEY: a wrong token is refused on it in microseconds, so nobody can buy
+bcrypt checks with wrong tokens. Tokens are 256-bit random, so a fast keyed hash is as safe
+as bcrypt for them; bcrypt stays the hash of record and what a right token is proven with.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from billing.models import Customer
 from billing.services import STREAM_TOKEN_PREFIX
@@ -52,6 +58,8 @@ PROOF_TTL_SECONDS = 3600
 # holding a valid proof is never checked against the count at all.
 MAX_FAILED_TOKEN_CHECKS_PER_MINUTE = 10
 LAST_FRAME_RESOLUTION = dt.timedelta(seconds=1)
+# The purpose string salted_hmac derives the fingerprint key from SECRET_KEY with.
+TOKEN_FINGERPRINT_PURPOSE = "verifyai.streams.token-fingerprint"
 
 
 class PairingCodeUnknown(NotFound):
@@ -176,6 +184,7 @@ def exchange_code(*, code: str, stream_id: uuid.UUID | None = None) -> Pairing:
     token_hash = bcrypt.hashpw(
         token.encode(), bcrypt.gensalt(rounds=settings.VERIFYAI_STREAM_TOKEN_BCRYPT_ROUNDS)
     ).decode()
+    fingerprint = token_fingerprint(token)
 
     now = timezone.now()
     with transaction.atomic():
@@ -187,7 +196,10 @@ def exchange_code(*, code: str, stream_id: uuid.UUID | None = None) -> Pairing:
         ).update(consumed_at=now, attempts=F("attempts") + 1)
         if claimed:
             Stream.objects.filter(pk=pairing_code.stream_id).update(
-                token_hash=token_hash, token_version=F("token_version") + 1, updated_at=now
+                token_hash=token_hash,
+                token_fingerprint=fingerprint,  # the old token's goes with it
+                token_version=F("token_version") + 1,
+                updated_at=now,
             )
     if not claimed:  # another kiosk won, or the code expired or was retired meanwhile
         PairingCode.objects.filter(pk=pairing_code.pk).update(attempts=F("attempts") + 1)
@@ -331,13 +343,66 @@ _local_proofs: dict[str, float] = {}
 _LOCAL_PROOFS_MAX = 10_000
 
 
+def token_fingerprint(token: str, secret: str | None = None) -> str:
+    """HMAC-SHA256 of ``token`` under a key derived from ``secret`` (SECRET_KEY by default)."""
+    return salted_hmac(TOKEN_FINGERPRINT_PURPOSE, token, secret=secret, algorithm="sha256").hexdigest()
+
+
+def _fingerprint_refuses(stream: Stream, token: str, current: str) -> bool:
+    """True when the stream's fingerprint shows ``token`` is wrong. A stream without one
+    (paired before fingerprints) is left to bcrypt; one made under a key that is now in
+    SECRET_KEY_FALLBACKS still admits its token (and is renewed on the good frame)."""
+    stored = stream.token_fingerprint
+    if stored is None or hmac.compare_digest(current, stored):
+        return False
+    return not any(
+        hmac.compare_digest(token_fingerprint(token, fallback), stored)
+        for fallback in settings.SECRET_KEY_FALLBACKS
+    )
+
+
+def _keep_fingerprint(stream: Stream, current: str) -> None:
+    """After ``stream``'s token was proven: store its fingerprint if missing or under an old key.
+    Only while the token version is the proven one, so a racing re-pairing's is never replaced."""
+    if stream.token_fingerprint is not None and hmac.compare_digest(stream.token_fingerprint, current):
+        return
+    try:
+        Stream.objects.filter(pk=stream.pk, token_version=stream.token_version).update(
+            token_fingerprint=current
+        )
+        stream.token_fingerprint = current
+    except DatabaseError:  # best-effort: the next good frame tries again
+        logger.warning("Could not store the token fingerprint of stream %s", stream.pk)
+
+
+def _count_failure(failures_key: str) -> None:
+    try:
+        cache.add(failures_key, 0, timeout=60)
+        cache.incr(failures_key)
+    except Exception:  # noqa: BLE001 - counting failures is best-effort
+        pass
+
+
 def _token_matches(stream: Stream, token: str, client: str) -> bool:
-    """bcrypt once, then a short-lived proof: in this process, then in the shared cache.
+    """The fingerprint refuses a wrong token at once; a right one is proven with bcrypt once,
+    then by a short-lived proof: in this process, then in the shared cache.
 
     The proof's key names the stream, its token version and a SHA-256 of the
     token (never the token). Re-pairing bumps the version, so every process
     stops honouring the old proof on its next frame.
     """
+    failures_key = f"streams:failed-token-checks:{stream.pk}:{client}"
+    current = token_fingerprint(token)
+    if _fingerprint_refuses(stream, token, current):
+        _count_failure(failures_key)  # no bcrypt spent, but still a wrong token from there
+        return False
+    if not _proven(stream, token, failures_key):
+        return False
+    _keep_fingerprint(stream, current)
+    return True
+
+
+def _proven(stream: Stream, token: str, failures_key: str) -> bool:
     key = _proof_key(stream, token)
     now = time.monotonic()
     if _local_proofs.get(key, 0.0) > now:
@@ -349,18 +414,13 @@ def _token_matches(stream: Stream, token: str, client: str) -> bool:
     except Exception:  # noqa: BLE001 - a cache outage costs speed, never correctness
         logger.warning("Stream token cache unavailable; checking with bcrypt")
     assert stream.token_hash is not None
-    failures_key = f"streams:failed-token-checks:{stream.pk}:{client}"
     try:
         if (cache.get(failures_key) or 0) >= MAX_FAILED_TOKEN_CHECKS_PER_MINUTE:
             return False
     except Exception:  # noqa: BLE001
         pass
     if not bcrypt.checkpw(token.encode(), stream.token_hash.encode()):
-        try:
-            cache.add(failures_key, 0, timeout=60)
-            cache.incr(failures_key)
-        except Exception:  # noqa: BLE001 - counting failures is best-effort
-            pass
+        _count_failure(failures_key)
         return False
     _remember_proof(stream, token)
     return True

@@ -9,6 +9,7 @@ from unittest import mock
 import bcrypt
 from django.core.cache import cache
 
+from streams.models import Stream
 from streams.services import MAX_FAILED_TOKEN_CHECKS_PER_MINUTE, _local_proofs
 from tests.streams_support import create_and_pair, post_frame
 from tests.verify_support import assert_error
@@ -38,7 +39,10 @@ def test_an_attacker_hammering_wrong_tokens_cannot_lock_out_the_camera(alice):
 
 
 def test_an_attacker_gets_a_few_bcrypt_checks_a_minute_and_the_camera_its_own(alice):
+    """On a stream paired before token fingerprints (one with a fingerprint spends no bcrypt
+    on a wrong token at all: tests/test_streams_wrong_tokens_cost_no_bcrypt.py)."""
     paired = create_and_pair(alice)
+    Stream.objects.filter(pk=paired.stream_id).update(token_fingerprint=None)
     _forget_proofs()
     with mock.patch("bcrypt.checkpw", wraps=bcrypt.checkpw) as checkpw:
         for _ in range(MAX_FAILED_TOKEN_CHECKS_PER_MINUTE + 5):
