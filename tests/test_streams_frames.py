@@ -148,6 +148,9 @@ def test_bcrypt_runs_once_then_a_cached_proof_is_used(alice):
 
 def test_a_wrong_token_is_never_cached_as_proof(alice):
     paired = create_and_pair(alice)
+    # Paired before token fingerprints, so wrong tokens reach bcrypt (see
+    # tests/test_streams_wrong_tokens_cost_no_bcrypt.py for streams with one).
+    Stream.objects.filter(pk=paired.stream_id).update(token_fingerprint=None)
     with mock.patch("bcrypt.checkpw", wraps=bcrypt.checkpw) as checkpw:
         for _ in range(2):
             assert post_frame(paired.stream_id, "vai_strm_" + "c" * 43).status_code == 401
@@ -225,6 +228,7 @@ def test_wrong_tokens_get_a_few_bcrypt_checks_a_minute_and_valid_proofs_keep_wor
     from streams.services import MAX_FAILED_TOKEN_CHECKS_PER_MINUTE
 
     paired = create_and_pair(alice)
+    Stream.objects.filter(pk=paired.stream_id).update(token_fingerprint=None)  # paired before them
     with mock.patch("bcrypt.checkpw", wraps=bcrypt.checkpw) as checkpw:
         for _ in range(MAX_FAILED_TOKEN_CHECKS_PER_MINUTE + 3):
             assert post_frame(paired.stream_id, "vai_strm_" + "d" * 43).status_code == 401
