@@ -65,7 +65,7 @@ def kill(process: subprocess.Popen) -> None:
         pass
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -75,7 +75,7 @@ def _free_port() -> int:
 def fake_openai_server(*, delay: float) -> Iterator[str]:
     """benchmarks/fake_openai.py on a free port of 127.0.0.1, answering after ``delay``
     seconds; yields its base URL (for OPENAI_BASE_URL)."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.fake_openai", "--port", str(port), "--delay", str(delay)],
         cwd=ROOT, start_new_session=True,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -16,21 +15,15 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.celery_support import ROOT
+from tests.celery_support import ROOT, free_port
 from tests.conftest import make_photo
 
 pytestmark = pytest.mark.skipif(not (ROOT / ".venv/bin/gunicorn").exists(), reason="needs make install")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RunLocal:
     def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         env = {name: value for name, value in os.environ.items()
                if name not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "VERIFYAI_TESTING",
                                "CELERY_TASK_ALWAYS_EAGER", "DJANGO_SETTINGS_MODULE")}
